@@ -138,16 +138,15 @@ internal sealed class QueueState
     {
         var deliveries = new List<Delivery>();
         blockedAtSeq = 0;
-        while (_pending.First is { } head)
+        while (_pending.First is { } head && _consumers.Exists(c => c.HasCapacity))
         {
-            var consumer = NextConsumerWithCapacity();
-            if (consumer is null) break;
             var message = head.Value;
             if (message.Message.Persistent && message.Seq > DispatchMark)
             {
                 blockedAtSeq = message.Seq;
                 break;
             }
+            var consumer = NextConsumerWithCapacity()!;
 
             _pending.RemoveFirst();
             _pendingBySeq.Remove(message.Seq);
