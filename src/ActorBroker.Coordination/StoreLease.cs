@@ -14,7 +14,7 @@ namespace ActorBroker.Coordination;
 /// <see cref="CheckLease"/> reads a monotonic deadline, not the actor, so it turns false at the self-expiry instant even
 /// when the actor is starved. Every acquisition's epoch is published through <see cref="FencingTokens"/>.
 /// </remarks>
-public abstract class StoreLease<TVersion> : Lease
+public abstract class StoreLease<TVersion> : EpochLease
 {
     private static int _instances;
     private readonly LeaseHold _hold = new();
@@ -30,14 +30,11 @@ public abstract class StoreLease<TVersion> : Lease
             LeaseActor<TVersion>.Props(store, timing, settings.LeaseName, _hold, FencingTokens.Get(system)), name);
     }
 
-    /// <summary>Validated timing of this lease.</summary>
-    public LeaseTiming Timing { get; }
+    public override LeaseTiming Timing { get; }
 
-    /// <summary>This lease instance's incarnation id (written into the record next to the owner name).</summary>
-    public string Incarnation { get; }
+    public override string Incarnation { get; }
 
-    /// <summary>Epoch (fencing token) of the current hold, or null when the lease is not held.</summary>
-    public long? HeldEpoch => _hold.Epoch;
+    public override long? HeldEpoch => _hold.Epoch;
 
     // A full acquire is a read plus a write, each bounded by the operation timeout.
     private TimeSpan AskTimeout => Timing.OperationTimeout * 2 + TimeSpan.FromSeconds(1);
@@ -63,8 +60,7 @@ public abstract class StoreLease<TVersion> : Lease
 
     public override bool CheckLease() => _hold.IsValid;
 
-    /// <summary>Test hook: stop (or resume) heart-beating while keeping self-expiry, as a frozen holder would.</summary>
-    internal Task SetHeartbeatPausedAsync(bool paused) => _actor.Ask<Done>(new SetHeartbeatPaused(paused), AskTimeout);
+    internal override Task SetHeartbeatPausedAsync(bool paused) => _actor.Ask<Done>(new SetHeartbeatPaused(paused), AskTimeout);
 
     private async Task<object> AskActor(object message, string operation)
     {
