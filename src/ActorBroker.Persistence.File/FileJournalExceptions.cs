@@ -18,3 +18,10 @@ public sealed class JournalOverloadedException(string directory, int capacity)
 /// <summary>The file journal was stopped before a queued write could be committed.</summary>
 public sealed class JournalStoppedException(string directory)
     : IOException($"Journal [{directory}] stopped before the write was committed; its outcome is unknown");
+
+/// <summary>
+/// A write would store a sequence number its persistence id already has. Two writers of one id, or a writer with a
+/// stale view, would fork the history; the write fails and the stored history stays.
+/// </summary>
+public sealed class DuplicateSequenceNrException(string persistenceId, long sequenceNr, long highestStored)
+    : IOException($"Persistence id [{persistenceId}] already has events up to [{highestStored}]; refusing to write sequence number [{sequenceNr}] again");

@@ -125,8 +125,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         try
         {
             EnsureCurrentEpoch();
+            if (batch.Any(r => r is not SyncRequest)) _log.ThrowIfNotWriter(); // fencing before any other verdict
             if (batch[0] is DeleteRequest delete) CommitDelete(delete);
-            else CommitAppends(batch);
+            else CommitAppends(RefuseRewrites(batch));
             foreach (var request in batch) request.Completion.TrySetResult();
         }
         catch (Exception e)
@@ -135,6 +136,39 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
                 if (request is SyncRequest) request.Completion.TrySetResult(); // a sync only orders; reads still work
                 else request.Completion.TrySetException(e);
         }
+    }
+
+    /// <summary>
+    /// Fails (alone) each request that would write a sequence number its persistence id already has: a second
+    /// writer of one id, or a writer with a stale view, must not fork the history (SQL journals get the same from
+    /// their unique key). The other requests of the batch are committed.
+    /// </summary>
+    private List<AppendRequest> RefuseRewrites(List<WriteRequest> batch)
+    {
+        var accepted = new List<AppendRequest>(batch.Count);
+        var highest = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var request in batch.OfType<AppendRequest>())
+        {
+            var proposed = new Dictionary<string, long>(StringComparer.Ordinal);
+            DuplicateSequenceNrException? conflict = null;
+            foreach (var write in request.Writes)
+            {
+                if (write.Events.Count == 0) continue;
+                var known = proposed.TryGetValue(write.PersistenceId, out var p) ? p
+                    : highest.TryGetValue(write.PersistenceId, out var h) ? h
+                    : _log.HighestSequenceNr(write.PersistenceId);
+                if (write.Events[0].SequenceNr <= known)
+                {
+                    conflict = new DuplicateSequenceNrException(write.PersistenceId, write.Events[0].SequenceNr, known);
+                    break;
+                }
+                proposed[write.PersistenceId] = write.Events[^1].SequenceNr;
+            }
+            if (conflict is not null) { request.Completion.TrySetException(conflict); continue; }
+            foreach (var (pid, seq) in proposed) highest[pid] = seq;
+            accepted.Add(request);
+        }
+        return accepted;
     }
 
     /// <summary>Takes over when this system acquired a newer epoch; as a reader, picks up another writer's new history.</summary>
@@ -149,9 +183,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         else _log.RefreshIfFenceMoved();
     }
 
-    private void CommitAppends(List<WriteRequest> batch)
+    private void CommitAppends(List<AppendRequest> appends)
     {
-        var appends = batch.OfType<AppendRequest>().ToList();
         if (appends.Count == 0) return;
         _buffer.Clear();
         var updates = new List<IndexUpdate>();

@@ -83,7 +83,7 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
     /// <summary>Appends one batch with a single write and (with fsync on) a single fsync, then indexes it.</summary>
     public void Append(GrowableBuffer batch, IReadOnlyList<IndexUpdate> updates)
     {
-        if (WriterEpoch < 0) throw new FencedOutException(Directory, _lastWriterEpoch, Fence.ReadEpoch(Directory));
+        ThrowIfNotWriter();
         CheckFence();
         if (_active is null || _activeBroken || (_active.Length > 0 && _active.Length + batch.Length > segmentSize))
             StartNewSegment();
@@ -108,6 +108,12 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
             segment.Length = baseOffset + batch.Length;
             foreach (var update in updates) Apply(update, segment, baseOffset + update.RecordOffset);
         }
+    }
+
+    /// <summary>Fails fast when this instance may not append (never took over, or a newer epoch fenced it out).</summary>
+    public void ThrowIfNotWriter()
+    {
+        if (WriterEpoch < 0) throw new FencedOutException(Directory, _lastWriterEpoch, Fence.ReadEpoch(Directory));
     }
 
     /// <summary>Locations of live events in [from, to], at most <paramref name="max"/>.</summary>
