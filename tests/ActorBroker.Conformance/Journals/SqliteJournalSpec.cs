@@ -19,6 +19,8 @@ public sealed class SqliteJournalSpec : JournalConformanceSpec
         return Path.Combine(root, $"{Guid.NewGuid():N}.db");
     }
 
+    protected override bool KeepsEventAdapterManifestAndWriterGuid => false;
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
