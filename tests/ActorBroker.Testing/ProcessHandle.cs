@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ActorBroker.Testing;
+
+/// <summary>
+/// A child process a test started: output captured in a bounded buffer (for failure messages), and stopped only by its own
+/// PID — never by name — so parallel test runs and other engineers' processes are never touched.
+/// </summary>
+public sealed class ProcessHandle : IDisposable
+{
+    private const int MaxCapturedLines = 200;
+    private readonly Process _process;
+    private readonly Queue<string> _output = new();
+
+    private ProcessHandle(Process process) => _process = process;
+
+    /// <summary>PID of the process started (not of anything it spawned).</summary>
+    public int Pid { get; private set; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts <paramref name="fileName"/> with stdout and stderr captured.</summary>
+    public static ProcessHandle Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var handle = new ProcessHandle(process);
+        process.OutputDataReceived += (_, e) => handle.Capture(e.Data);
+        process.ErrorDataReceived += (_, e) => handle.Capture(e.Data);
+        if (!process.Start()) throw new InvalidOperationException($"Could not start [{fileName}]");
+        handle.Pid = process.Id;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return handle;
+    }
+
+    /// <summary>Runs a command to completion and throws with its output when the exit code is not 0.</summary>
+    public static async Task RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        using var handle = Start(fileName, arguments);
+        if (!await handle.WaitForExitAsync(timeout))
+        {
+            handle.Kill();
+            throw new TimeoutException($"[{fileName} {string.Join(' ', arguments)}] did not finish within {timeout}:\n{handle.Output}");
+        }
+
+        if (handle._process.ExitCode != 0)
+            throw new InvalidOperationException(
+                $"[{fileName} {string.Join(' ', arguments)}] exited with {handle._process.ExitCode}:\n{handle.Output}");
+    }
+
+    /// <summary>The last captured lines of stdout and stderr.</summary>
+    public string Output
+    {
+        get { lock (_output) return string.Join('\n', _output); }
+    }
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGKILL to this PID only.</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited between the check and the kill.
+        }
+    }
+
+    /// <summary>Sends a POSIX signal (e.g. SIGINT = 2, SIGSTOP = 19, SIGCONT = 18) to <paramref name="pid"/>.</summary>
+    public static bool Signal(int pid, int signal) => Native.kill(pid, signal) == 0;
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private void Capture(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            _output.Enqueue(line);
+            while (_output.Count > MaxCapturedLines) _output.Dequeue();
+        }
+    }
+
+    private static class Native
+    {
+        [DllImport("libc", SetLastError = true)]
+        public static extern int kill(int pid, int sig);
+    }
+}
