@@ -1,5 +1,6 @@
 using ActorBroker.Core.Protocol;
 using ActorBroker.Stomp;
+using ActorBroker.Stomp.Transport;
 using Akka.Actor;
 using Akka.Event;
 using Microsoft.Extensions.Logging;
@@ -7,21 +8,25 @@ using Microsoft.Extensions.Logging;
 namespace ActorBroker.Node;
 
 /// <summary>
-/// Opens the STOMP listener when the broker manager starts on this node and closes it when the
-/// manager stops (lease lost, hand-over, shutdown), so only the master accepts clients.
-/// Listener start/stop is asynchronous; results are piped back, never awaited in a receive.
-/// States: Closed → Opening → Open → Closing → Closed. A start or stop event that arrives while
-/// a transition is in flight is remembered in <see cref="_wantOpen"/> and acted on when it ends.
+/// Opens the STOMP listener while the broker manager runs on this node and closes it when the manager
+/// stops (lease lost, hand-over, shutdown), so only the master accepts clients (ActiveMQ semantics).
+/// Listener start/stop is asynchronous and piped back, never awaited in a receive. Events that arrive
+/// while a start or stop is in flight only update <see cref="_wanted"/>; <see cref="Reconcile"/> acts
+/// on it once the operation ends, so the listener always converges on the latest event.
 /// </summary>
 public sealed class ListenerController : ReceiveActor, IWithTimers
 {
+    private enum State { Closed, Opening, Open, Closing }
+
     private const string RetryTimer = "retry-open";
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private readonly StompSettings _settings;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _log;
-    private IActorRef? _brokerManager;
+    private State _state = State.Closed;
+    private IActorRef? _wanted; // the broker manager to serve, or null when none runs here
+    private IActorRef? _serving; // the broker manager the open listener serves
     private StompListener? _listener;
-    private bool _wantOpen;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -33,7 +38,38 @@ public sealed class ListenerController : ReceiveActor, IWithTimers
         _settings = settings;
         _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger("ActorBroker.Node.Listener");
-        Closed();
+
+        Receive<BrokerManagerStarted>(started =>
+        {
+            _wanted = started.BrokerManager;
+            Reconcile();
+        });
+        Receive<BrokerManagerStopped>(stopped =>
+        {
+            if (Equals(_wanted, stopped.BrokerManager)) _wanted = null;
+            Reconcile();
+        });
+        Receive<Opened>(opened =>
+        {
+            _state = State.Open;
+            _listener = opened.Listener;
+            _serving = opened.BrokerManager;
+            _log.LogInformation("MASTER: this node hosts the broker manager; STOMP listening on {Endpoint}", opened.Listener.EndPoint);
+            Reconcile();
+        });
+        Receive<OpenFailed>(failed =>
+        {
+            _state = State.Closed;
+            _log.LogError(failed.Cause, "Could not open the STOMP listener on {Host}:{Port}; retrying in {Delay}", _settings.Host, _settings.Port, RetryDelay);
+            Timers.StartSingleTimer(RetryTimer, RetryOpen.Instance, RetryDelay);
+        });
+        Receive<RetryOpen>(_ => Reconcile());
+        Receive<ClosedDone>(_ =>
+        {
+            _state = State.Closed;
+            _log.LogInformation("STANDBY: the broker manager is not running on this node; STOMP listener closed");
+            Reconcile();
+        });
     }
 
     protected override void PreStart()
@@ -48,76 +84,28 @@ public sealed class ListenerController : ReceiveActor, IWithTimers
         _listener?.StopAsync().Wait(TimeSpan.FromSeconds(5));
     }
 
-    private void Closed()
+    private void Reconcile()
     {
-        Receive<BrokerManagerStarted>(started =>
+        switch (_state)
         {
-            _brokerManager = started.BrokerManager;
-            _wantOpen = true;
-            Open();
-        });
-        Receive<RetryOpen>(_ => { if (_wantOpen) Open(); });
-        Receive<BrokerManagerStopped>(_ => _wantOpen = false);
+            case State.Closed when _wanted is not null && !Timers.IsTimerActive(RetryTimer):
+                var manager = _wanted;
+                _state = State.Opening;
+                StompListener.StartAsync(_settings, Context.System, manager, _loggerFactory)
+                    .PipeTo(Self, success: l => new Opened(l, manager), failure: e => new OpenFailed(e));
+                break;
+            case State.Open when !Equals(_wanted, _serving):
+                // Stopped, or replaced by a new incarnation: sessions hold the old manager, so reopen for the new one.
+                var listener = _listener!;
+                _listener = null;
+                _serving = null;
+                _state = State.Closing;
+                listener.StopAsync().PipeTo(Self, success: () => ClosedDone.Instance, failure: _ => ClosedDone.Instance);
+                break;
+        }
     }
 
-    private void Open()
-    {
-        var manager = _brokerManager!;
-        StompListener.StartAsync(_settings, Context.System, manager, _loggerFactory, CancellationToken.None)
-            .PipeTo(Self, success: l => new Opened(l), failure: e => new OpenFailed(e));
-        Become(Opening);
-    }
-
-    private void Opening()
-    {
-        Receive<BrokerManagerStarted>(started => { _brokerManager = started.BrokerManager; _wantOpen = true; });
-        Receive<BrokerManagerStopped>(_ => _wantOpen = false);
-        Receive<Opened>(opened =>
-        {
-            _listener = opened.Listener;
-            _log.LogInformation("MASTER: this node hosts the broker manager; STOMP listening on {Endpoint}", opened.Listener.EndPoint);
-            Become(Listening);
-            if (!_wantOpen) Close();
-        });
-        Receive<OpenFailed>(failed =>
-        {
-            _log.LogError(failed.Cause, "Could not open the STOMP listener on {Host}:{Port}; retrying in 1 s", _settings.Host, _settings.Port);
-            Become(Closed);
-            Timers.StartSingleTimer(RetryTimer, RetryOpen.Instance, TimeSpan.FromSeconds(1));
-        });
-    }
-
-    private void Listening()
-    {
-        Receive<BrokerManagerStarted>(started => _brokerManager = started.BrokerManager);
-        Receive<BrokerManagerStopped>(_ =>
-        {
-            _wantOpen = false;
-            Close();
-        });
-    }
-
-    private void Close()
-    {
-        var listener = _listener!;
-        _listener = null;
-        listener.StopAsync().PipeTo(Self, success: () => ClosedDone.Instance, failure: _ => ClosedDone.Instance);
-        Become(Closing);
-    }
-
-    private void Closing()
-    {
-        Receive<BrokerManagerStarted>(started => { _brokerManager = started.BrokerManager; _wantOpen = true; });
-        Receive<BrokerManagerStopped>(_ => _wantOpen = false);
-        Receive<ClosedDone>(_ =>
-        {
-            _log.LogInformation("STANDBY: the broker manager stopped on this node; STOMP listener closed");
-            Become(Closed);
-            if (_wantOpen) Open();
-        });
-    }
-
-    private sealed record Opened(StompListener Listener);
+    private sealed record Opened(StompListener Listener, IActorRef BrokerManager);
     private sealed record OpenFailed(Exception Cause);
     private sealed class ClosedDone { public static readonly ClosedDone Instance = new(); }
     private sealed class RetryOpen { public static readonly RetryOpen Instance = new(); }
