@@ -80,7 +80,7 @@ public abstract class CoreSpec : Akka.TestKit.Xunit2.TestKit
     /// <summary>Payloads the journal holds for a persistence id, by asking the journal directly.</summary>
     protected IReadOnlyList<object> JournalEvents(string persistenceId, string? journalPluginId = null)
     {
-        var journal = Persistence.Instance.Apply(Sys).JournalFor(journalPluginId);
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(journalPluginId);
         var probe = CreateTestProbe();
         journal.Tell(new ReplayMessages(0, long.MaxValue, long.MaxValue, persistenceId, probe.Ref));
         var events = new List<object>();
