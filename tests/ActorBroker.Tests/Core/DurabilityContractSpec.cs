@@ -18,7 +18,7 @@ public sealed class DurabilityContractSpec : CoreSpec
     }
 
     private DurabilityContractSpec(ITestOutputHelper output, string systemName)
-        : base(output, ConfigurationFactory.ParseString(GatedJournal.ConfigText), systemName)
+        : base(output, systemName: systemName)
     {
         _gate = GatedJournal.GateFor(systemName);
         Settings = BrokerSettings.Create(ConfigurationFactory.ParseString($"actorbroker.broker.journal-plugin-id = \"{GatedJournal.PluginId}\""));
