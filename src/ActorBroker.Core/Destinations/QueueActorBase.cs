@@ -135,6 +135,7 @@ internal abstract class QueueActorBase : PersistentActor
 
     protected virtual void HandleSubscribe(Subscribe subscribe)
     {
+        if (Sender.IsNobody()) return; // deliveries would go to dead letters and fill the prefetch forever
         if (State.FindConsumer(Sender, subscribe.SubscriptionId) is not null)
         {
             Sender.Tell(new SubscribeRejected(subscribe.SubscriptionId, $"subscription id [{subscribe.SubscriptionId}] is already in use on {Describe}"));

@@ -66,8 +66,6 @@ internal sealed class QueueState
 
     public int PendingCount => _pending.Count;
 
-    public int MessageCount => _pending.Count + _settling.Count + _consumers.Sum(c => c.Unacked.Count);
-
     public IReadOnlyList<QueueConsumer> Consumers => _consumers;
 
     /// <summary>Reserves <paramref name="count"/> consecutive seqs for messages about to be enqueued.</summary>

@@ -1,6 +1,7 @@
 using ActorBroker.Core;
 using ActorBroker.Core.Destinations;
 using ActorBroker.Core.Protocol;
+using Akka.Actor;
 using Akka.Configuration;
 using Xunit;
 using Xunit.Abstractions;
@@ -70,5 +71,57 @@ public sealed class DurabilityContractSpec : CoreSpec
         consumer.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
         _gate.Open();
         consumer.ExpectMsg<AckConfirmed>(a => a.CorrelationId == 9, Timeout);
+    }
+
+    [Fact(DisplayName = "A topic confirms a persistent send only after its durable subscription journalled it")]
+    public void TopicConfirmsAfterDurableSubscriptionsStored()
+    {
+        var manager = StartManager(Settings);
+        var (session, producer) = (CreateTestProbe(), CreateTestProbe());
+        var news = Destination.Topic("news");
+        var durable = Subscribe(manager, session, news, "d", clientId: "c1", durableName: "feed");
+        durable.Tell(new Unsubscribe("d"), session.Ref);
+
+        _gate.Close();
+        manager.Tell(new Send(Message(news, "stored first"), 4), producer.Ref);
+        producer.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        _gate.Open();
+        producer.ExpectMsg<SendConfirmed>(c => c.CorrelationId == 4, Timeout);
+    }
+
+    [Fact(DisplayName = "A queue stopped by a journal failure is restarted by the manager and recovers its messages")]
+    public async Task ManagerRestartsFailedDestination()
+    {
+        var manager = StartManager(Settings with { DestinationRestartDelay = TimeSpan.FromMilliseconds(200) });
+        var (producer, consumer) = (CreateTestProbe(), CreateTestProbe());
+        SendConfirmed(manager, producer, Message(Orders, "kept"));
+        var failed = producer.LastSender;
+        var watcher = CreateTestProbe();
+        watcher.Watch(failed);
+
+        _gate.FailWrites = true;
+        manager.Tell(new Send(Message(Orders, "lost"), 2), producer.Ref);
+        producer.ExpectMsg<SendRejected>(r => r.CorrelationId == 2, Timeout);
+        watcher.ExpectTerminated(failed, Timeout);
+        _gate.FailWrites = false;
+
+        await AwaitAssertAsync(async () =>
+        {
+            var current = await Sys.ActorSelection(failed.Path).ResolveOne(Timeout);
+            Assert.NotEqual(failed, current);
+        }, Timeout, TimeSpan.FromMilliseconds(50));
+
+        Subscribe(manager, consumer, Orders, "s");
+        ExpectDeliver(consumer, "kept");
+        consumer.ExpectNoMsg(Quiet);
+    }
+
+    private IActorRef StartManager(BrokerSettings settings)
+    {
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events.Ref, typeof(BrokerManagerStarted));
+        var manager = Sys.ActorOf(BrokerManager.Props(settings), "broker");
+        events.ExpectMsg<BrokerManagerStarted>(Timeout);
+        return manager;
     }
 }
