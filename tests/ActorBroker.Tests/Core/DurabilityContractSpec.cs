@@ -116,6 +116,26 @@ public sealed class DurabilityContractSpec : CoreSpec
         consumer.ExpectNoMsg(Quiet);
     }
 
+    [Fact(DisplayName = "Concurrent sends from many producers are grouped into a few journal writes, each confirmed")]
+    public void GroupsConcurrentSends()
+    {
+        var queue = Sys.ActorOf(Queue.Props("orders", Settings));
+        var producers = Enumerable.Range(0, 10).Select(_ => CreateTestProbe()).ToList();
+        SendConfirmed(queue, producers[0], Message(Orders, "warm-up"));
+
+        _gate.Close();
+        var writesBefore = _gate.Writes;
+        for (var i = 0; i < 200; i++)
+            queue.Tell(new Send(Message(Orders, $"m{i}"), 1000 + i), producers[i % 10].Ref);
+        _gate.Open();
+
+        foreach (var producer in producers)
+            Assert.Equal(20, producer.ReceiveN(20, Timeout).OfType<SendConfirmed>().Count());
+        var writes = _gate.Writes - writesBefore;
+        Assert.InRange(writes, 1, 10);
+        Output?.WriteLine($"200 concurrent sends took {writes} journal writes");
+    }
+
     private IActorRef StartManager(BrokerSettings settings)
     {
         var events = CreateTestProbe();

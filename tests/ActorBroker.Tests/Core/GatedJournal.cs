@@ -37,6 +37,7 @@ public sealed class GatedJournal : MemoryJournal
     protected override async Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var gate = GateFor(_system.Name);
+        gate.CountWrite();
         await gate.WaitOpenAsync().ConfigureAwait(false);
         if (gate.FailWrites) throw new IOException("injected journal write failure");
         var copies = messages.Select(w => new AtomicWrite(((IImmutableList<IPersistentRepresentation>)w.Payload)
@@ -51,7 +52,14 @@ public sealed class JournalGate
 {
     private volatile TaskCompletionSource _open = CompletedSource();
 
+    private int _writes;
+
     public volatile bool FailWrites;
+
+    /// <summary>Journal write calls so far (each carries every event queued meanwhile: group commit).</summary>
+    public int Writes => Volatile.Read(ref _writes);
+
+    public void CountWrite() => Interlocked.Increment(ref _writes);
 
     public void Close() => _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
