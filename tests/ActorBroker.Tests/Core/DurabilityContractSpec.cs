@@ -136,6 +136,32 @@ public sealed class DurabilityContractSpec : CoreSpec
         Output?.WriteLine($"200 concurrent sends took {writes} journal writes");
     }
 
+    [Fact(DisplayName = "Snapshots taken while journal writes are in flight lose and duplicate nothing on recovery")]
+    public void SnapshotsDuringInFlightWritesAreConsistent()
+    {
+        var settings = Settings with { SnapshotEvery = 5 };
+        var queue = Sys.ActorOf(Queue.Props("orders", settings));
+        var producers = Enumerable.Range(0, 5).Select(_ => CreateTestProbe()).ToList();
+        SendConfirmed(queue, producers[0], Message(Orders, "m-first"));
+
+        _gate.Close();
+        for (var i = 0; i < 50; i++)
+            queue.Tell(new Send(Message(Orders, $"m{i:D2}"), 2000 + i), producers[i % 5].Ref);
+        _gate.Open();
+        foreach (var producer in producers)
+            Assert.Equal(10, producer.ReceiveN(10, Timeout).OfType<SendConfirmed>().Count());
+        AwaitAssert(() => Assert.True(JournalEvents(Queue.PersistenceIdFor("orders")).Count < 5, "journal truncated up to a snapshot"),
+            Timeout, TimeSpan.FromMilliseconds(50));
+
+        StopAndWait(queue);
+        var restarted = Sys.ActorOf(Queue.Props("orders", settings));
+        var consumer = CreateTestProbe();
+        Subscribe(restarted, consumer, Orders, "s", prefetch: 100);
+        var bodies = consumer.ReceiveN(51, Timeout).Cast<Deliver>().Select(BodyOf).ToList();
+        Assert.Equal(new[] { "m-first" }.Concat(Enumerable.Range(0, 50).Select(i => $"m{i:D2}")), bodies);
+        consumer.ExpectNoMsg(Quiet);
+    }
+
     private IActorRef StartManager(BrokerSettings settings)
     {
         var events = CreateTestProbe();
