@@ -18,6 +18,7 @@ public sealed record StompSettings
     public required int MaxHeaders { get; init; }
     public required int MaxHeaderLength { get; init; }
     public required int MaxInflightSends { get; init; }
+    public required int MaxTransactionFrames { get; init; }
     public required int DefaultPrefetch { get; init; }
     public required TimeSpan ConnectTimeout { get; init; }
     public required TimeSpan CloseTimeout { get; init; }
@@ -51,6 +52,7 @@ public sealed record StompSettings
             MaxHeaders = stomp.GetInt("max-headers"),
             MaxHeaderLength = ToInt32(stomp.GetByteSize("max-header-length"), "max-header-length"),
             MaxInflightSends = stomp.GetInt("max-inflight-sends"),
+            MaxTransactionFrames = stomp.GetInt("max-transaction-frames"),
             DefaultPrefetch = stomp.GetInt("default-prefetch"),
             ConnectTimeout = stomp.GetTimeSpan("connect-timeout"),
             CloseTimeout = stomp.GetTimeSpan("close-timeout"),
@@ -77,6 +79,8 @@ public sealed record StompSettings
             throw Invalid("max-header-length", MaxHeaderLength, "64 bytes up to max-frame-size");
         if (MaxInflightSends < 1)
             throw Invalid("max-inflight-sends", MaxInflightSends, "at least 1");
+        if (MaxTransactionFrames < 1)
+            throw Invalid("max-transaction-frames", MaxTransactionFrames, "at least 1");
         if (DefaultPrefetch < 1)
             throw Invalid("default-prefetch", DefaultPrefetch, "at least 1");
         if (ConnectTimeout <= TimeSpan.Zero)

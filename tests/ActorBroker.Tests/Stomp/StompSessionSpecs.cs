@@ -221,6 +221,22 @@ public sealed class StompSessionSpecs : Akka.TestKit.Xunit2.TestKit, IAsyncLifet
         Assert.False(_broker.HasMessages);
     }
 
+    [Fact(DisplayName = "A transaction buffering more than max-transaction-frames is refused with ERROR and close")]
+    public async Task TransactionIsBounded()
+    {
+        var listener = await StartListenerAsync(BaseSettings with { MaxTransactionFrames = 2 });
+        var (client, _) = await StompTestClient.ConnectStompAsync("127.0.0.1", listener.Port, null, Timeout);
+        _clients.Add(client);
+        await client.SendFrameAsync("BEGIN", H("transaction", "t"));
+        for (var i = 1; i <= 3; i++)
+            await client.SendFrameAsync("SEND", H("destination", "/queue/a", "transaction", "t", "receipt", "s" + i), "x");
+
+        Assert.Equal("s1", (await client.ReceiveFrameAsync(Timeout))["receipt-id"]);
+        Assert.Equal("s2", (await client.ReceiveFrameAsync(Timeout))["receipt-id"]);
+        await AssertErrorAndCloseAsync(client, "max-transaction-frames [2]", "s3");
+        Assert.False(_broker.HasMessages);
+    }
+
     [Fact(DisplayName = "MESSAGE carries subscription, message-id, destination, ack, redelivered, persistent, timestamp, user headers and the exact body")]
     public async Task MessageFrameHeaders()
     {
