@@ -22,6 +22,7 @@ public sealed record StompSettings
     public required int DefaultPrefetch { get; init; }
     public required TimeSpan ConnectTimeout { get; init; }
     public required TimeSpan CloseTimeout { get; init; }
+    public required TimeSpan BindRetryInterval { get; init; }
 
     /// <summary>The "sx" of CONNECTED: how often the server can send heart-beats; zero = never.</summary>
     public required TimeSpan HeartBeatSendInterval { get; init; }
@@ -56,6 +57,7 @@ public sealed record StompSettings
             DefaultPrefetch = stomp.GetInt("default-prefetch"),
             ConnectTimeout = stomp.GetTimeSpan("connect-timeout"),
             CloseTimeout = stomp.GetTimeSpan("close-timeout"),
+            BindRetryInterval = stomp.GetTimeSpan("bind-retry-interval"),
             HeartBeatSendInterval = stomp.GetTimeSpan("heartbeat.send-interval"),
             HeartBeatReceiveInterval = stomp.GetTimeSpan("heartbeat.receive-interval"),
             HeartBeatGraceFactor = stomp.GetDouble("heartbeat.grace-factor"),
@@ -87,6 +89,8 @@ public sealed record StompSettings
             throw Invalid("connect-timeout", ConnectTimeout, "a positive duration");
         if (CloseTimeout <= TimeSpan.Zero)
             throw Invalid("close-timeout", CloseTimeout, "a positive duration");
+        if (BindRetryInterval <= TimeSpan.Zero)
+            throw Invalid("bind-retry-interval", BindRetryInterval, "a positive duration");
         if (HeartBeatSendInterval < TimeSpan.Zero)
             throw Invalid("heartbeat.send-interval", HeartBeatSendInterval, "0 (off) or a positive duration");
         if (HeartBeatReceiveInterval < TimeSpan.Zero)
