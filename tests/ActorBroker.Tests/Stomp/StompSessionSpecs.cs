@@ -63,6 +63,23 @@ public sealed class StompSessionSpecs : Akka.TestKit.Xunit2.TestKit, IAsyncLifet
         Assert.Equal("r-1", receipt["receipt-id"]);
     }
 
+    [Fact(DisplayName = "A frame trickling in over many small TCP writes is reassembled into one SEND")]
+    public async Task FragmentedFrameIsReassembled()
+    {
+        var client = await ConnectAsync();
+        var bytes = Encode("SEND", H("destination", "/queue/slow", "receipt", "frag"), Encoding.UTF8.GetBytes("split body"));
+        for (var offset = 0; offset < bytes.Length; offset += 3)
+        {
+            await client.SendRawAsync(bytes[offset..Math.Min(offset + 3, bytes.Length)]);
+            await Task.Delay(1);
+        }
+
+        var (session, send) = await ExpectSendAsync();
+        Assert.Equal("split body", Encoding.UTF8.GetString(send.Message.Body.Span));
+        session.Tell(new SendConfirmed(send.CorrelationId), _broker);
+        Assert.Equal("frag", (await client.ReceiveFrameAsync(Timeout))["receipt-id"]);
+    }
+
     [Fact(DisplayName = "SEND hands the broker its destination, persistence, user headers unchanged, body and a fresh message id")]
     public async Task SendMapsToBrokerMessage()
     {
