@@ -175,7 +175,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         {
             var (at, reason) = await lost.Task.WaitAsync(holder.Timing.HeartbeatTimeout * 4 + TimeSpan.FromSeconds(5));
             var elapsed = Stopwatch.GetElapsedTime(outageAt, at);
-            Output.WriteLine($"outage -> lease-lost callback: {elapsed.TotalMilliseconds:F0} ms ({reason.Message})");
+            Output.WriteLine($"{GetType().Name}: outage -> lease-lost callback: {elapsed.TotalMilliseconds:F0} ms ({reason.Message})");
             Assert.False(holder.CheckLease());
             Assert.Null(holder.HeldEpoch);
             // The last successful heartbeat started before the outage, so the TTL since then has not run out yet.
@@ -229,7 +229,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
 
         Assert.True(lost.Task.IsCompleted, "the frozen holder was not told before the takeover");
         var lostAt = await lost.Task;
-        Output.WriteLine($"freeze -> lost callback {Stopwatch.GetElapsedTime(frozenAt, lostAt).TotalMilliseconds:F0} ms, " +
+        Output.WriteLine($"{GetType().Name}: freeze -> lost callback {Stopwatch.GetElapsedTime(frozenAt, lostAt).TotalMilliseconds:F0} ms, " +
                          $"-> takeover {Stopwatch.GetElapsedTime(frozenAt, takeover).TotalMilliseconds:F0} ms");
         Assert.True(lostAt < takeover);
         Assert.False(holder.CheckLease());
