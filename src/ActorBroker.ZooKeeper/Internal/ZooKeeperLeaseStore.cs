@@ -44,8 +44,8 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
 
     public string Incarnation { get; }
 
-    /// <summary>The session currently used, for tests and diagnostics (0 when none).</summary>
-    public long SessionId => _client?.SessionId ?? 0;
+    /// <summary>The session currently used, or null (tests and diagnostics).</summary>
+    internal ZooKeeperClient? SessionForTests => _client;
 
     public async Task<LeaseRecord<int>> ReadAsync(CancellationToken cancellationToken)
     {
@@ -136,14 +136,24 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Closes the session: a lock still held is deleted at once.</summary>
+    public ValueTask DisposeAsync() => ShutdownAsync(endSession: true);
+
+    /// <summary>
+    /// Drops the connection but leaves the session to expire on the server, as a crash would. Used when the actor
+    /// system terminates: a node that goes away without releasing is treated like a crashed one (the lock stays for
+    /// session-timeout), never handed over earlier than the contract promises. Release() deletes the lock at once.
+    /// </summary>
+    public ValueTask AbandonAsync() => ShutdownAsync(endSession: false);
+
+    private async ValueTask ShutdownAsync(bool endSession)
     {
         await _watchdog.DisposeAsync();
         await _sessionGate.WaitAsync();
         try
         {
             _disposed = true;
-            if (_client is { } client) await client.CloseAsync();
+            if (_client is { } client) await (endSession ? client.CloseAsync() : client.AbandonAsync());
             _client = null;
         }
         finally
