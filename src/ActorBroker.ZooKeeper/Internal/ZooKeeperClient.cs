@@ -275,20 +275,28 @@ internal sealed class ZooKeeperClient : IConnectionOwner, IAsyncDisposable
                 SetState(ZooKeeperConnectionState.Expired);
                 return;
             }
-            catch (Exception e) when (!_closing.IsCancellationRequested)
+            catch (Exception) when (_closing.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
             {
                 Log($"connect to [{server}] failed: {e.Message}");
+                // A pause only after every server failed once: the next one may be up right away.
                 if (++failuresInARow % servers.Count == 0)
                     await Delay(TimeSpan.FromMilliseconds(Math.Min(MaxReconnectBackoff.TotalMilliseconds, 50 * failuresInARow / servers.Count)));
                 continue;
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
 
             failuresInARow = 0;
             _connection = connection;
+            if (_closing.IsCancellationRequested)
+            {
+                // Close started while this connection was being opened and could not see it: abort it here.
+                connection.Abort(new ConnectionLossException("Client closed"));
+                _connection = null;
+                return;
+            }
             SetState(ZooKeeperConnectionState.Connected);
             var reason = await connection.Closed.ConfigureAwait(false);
             _connection = null;

@@ -111,7 +111,7 @@ internal sealed class ZooKeeperConnection
             if (_abortReason is not null) return Task.FromException<T>(LossOf(op, path, _abortReason));
             _pending.Add(xid, request);
         }
-        if (cancel.CanBeCanceled) cancel.Register(() => request.Cancel(cancel));
+        request.CancelWith(cancel);
         _ = WriteRequestAsync(xid, op, writeBody);
         return request.Task;
     }
