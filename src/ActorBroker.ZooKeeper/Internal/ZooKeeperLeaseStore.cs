@@ -75,6 +75,9 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         }
 
         await EnsureParentsAsync(client, cancellationToken);
+        // From here the lock may exist even if no answer arrives (a lost reply, an abandoned call): count as holding,
+        // so the watchdog closes the session unless heartbeats follow, instead of leaving an orphan lock behind.
+        Volatile.Write(ref _lastHolderActivity, Stopwatch.GetTimestamp());
         try
         {
             var (_, stat) = await client.Create2Async(_lockPath, _recordData, CreateMode.Ephemeral, cancellationToken);
@@ -83,7 +86,15 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         }
         catch (NodeExistsException)
         {
+            Volatile.Write(ref _lastHolderActivity, 0);
             return CasResult<int>.Conflict(await ReadRecordAsync(client, cancellationToken));
+        }
+        catch (NoNodeException)
+        {
+            // The lease's parent znode was deleted behind our back: recreate it on the next attempt.
+            Volatile.Write(ref _lastHolderActivity, 0);
+            _parentsExist = false;
+            throw;
         }
     }
 
@@ -133,6 +144,15 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         catch (Exception e) when (e is NoNodeException or BadVersionException or SessionExpiredException)
         {
             return false;
+        }
+        catch (Exception e)
+        {
+            // Unknown outcome, and this live session would keep the lock for as long as it reconnects: end the
+            // session (or, if the server is unreachable, let it expire) so the lock goes within session-timeout.
+            _log.Warning("ZooKeeper lease [{0}] owner [{1}]: release failed ({2}), closing session 0x{3:x} to free the lock",
+                _lockPath, Owner, e.Message, client.SessionId);
+            _ = client.CloseAsync();
+            throw;
         }
     }
 
