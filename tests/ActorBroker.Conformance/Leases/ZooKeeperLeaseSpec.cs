@@ -1,8 +1,11 @@
+using System.Diagnostics;
 using System.Text;
 using ActorBroker.Coordination;
 using ActorBroker.Testing;
 using ActorBroker.ZooKeeper;
 using ActorBroker.ZooKeeper.Internal;
+using Akka.Actor;
+using Akka.Configuration;
 using Akka.Coordination;
 using Xunit;
 using Xunit.Abstractions;
@@ -133,5 +136,69 @@ public sealed class ZooKeeperLeaseSpec(ZooKeeperLeaseServerFixture fixture, ITes
     {
         await using var reader = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions(fixture.Server.ConnectString, TimeSpan.FromSeconds(4)));
         return (await reader.ExistsAsync($"{leasePath}/lock"))!;
+    }
+}
+
+/// <summary>A 3-server quorum of its own for <see cref="ZooKeeperLeaseFailoverSpec"/> (it stops a server).</summary>
+public sealed class ZooKeeperLeaseEnsembleFixture : IAsyncLifetime
+{
+    public ZooKeeperEnsemble Ensemble { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Ensemble = await ZooKeeperEnsemble.StartAsync(3);
+
+    public async Task DisposeAsync() => await Ensemble.DisposeAsync();
+}
+
+/// <summary>The replicated profile's case: the lease survives the loss of the ZooKeeper server it is connected to.</summary>
+public sealed class ZooKeeperLeaseFailoverSpec(ZooKeeperLeaseEnsembleFixture fixture, ITestOutputHelper output)
+    : IClassFixture<ZooKeeperLeaseEnsembleFixture>, IAsyncLifetime
+{
+    private const string ConfigPath = ZooKeeperLeaseSettings.ConfigPath;
+    private ActorSystem _system = null!;
+
+    public Task InitializeAsync()
+    {
+        var config = ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            {{ConfigPath}} {
+              connect-string = "{{fixture.Ensemble.ConnectString}}"
+              root-path = "{{ZooKeeperServer.NewNamespace("failover")}}"
+              heartbeat-timeout = 6s
+              heartbeat-interval = 500ms
+              safety-margin = 1s
+              lease-operation-timeout = 2s
+            }
+            """).WithFallback(ZooKeeperConfig.Default);
+        _system = ActorSystem.Create("zk-failover", config);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _system.Terminate();
+
+    [Fact(DisplayName = "ZooKeeper lease should stay held, same epoch, when the server its session uses dies")]
+    public async Task LeaseSurvivesServerFailover()
+    {
+        var lease = (ZooKeeperLease)LeaseProvider.Get(_system).GetLease("failover", ConfigPath, "holder@127.0.0.1:1");
+        var lost = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.True(await lease.Acquire(reason => lost.TrySetResult(reason)));
+        var epoch = lease.HeldEpoch;
+        var session = lease.Store.SessionForTests!;
+        var states = new List<ZooKeeperConnectionState>();
+        session.StateChanged += state => { lock (states) states.Add(state); };
+        var server = session.ConnectedServer!.Port;
+
+        var stoppedAt = Stopwatch.GetTimestamp();
+        await fixture.Ensemble.Members.Single(m => m.ClientPort == server).StopAsync();
+        await session.WaitForConnectedAsync(TimeSpan.FromSeconds(20));
+        output.WriteLine($"session resumed on port {session.ConnectedServer!.Port} after {Stopwatch.GetElapsedTime(stoppedAt).TotalMilliseconds:F0} ms");
+
+        // Let several heartbeats go through on the new server, then check nothing was lost on the way.
+        await Task.Delay(lease.Timing.HeartbeatInterval * 4);
+        if (lost.Task.IsCompleted) Assert.Fail($"lease lost during failover: {(await lost.Task).Message}");
+        Assert.True(lease.CheckLease());
+        Assert.Equal(epoch, lease.HeldEpoch);
+        lock (states) Assert.Contains(ZooKeeperConnectionState.Disconnected, states);
+        Assert.NotEqual(server, session.ConnectedServer!.Port);
+        Assert.True(await lease.Release());
     }
 }
