@@ -26,11 +26,19 @@ internal sealed class PendingRequest<T>(
     : PendingRequest(xid, op, path, sentTimestamp)
 {
     private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenRegistration _cancellation;
 
     public Task<T> Task => _result.Task;
 
+    /// <summary>Lets the caller stop waiting; the reply, when it comes, is still consumed and dropped.</summary>
+    public void CancelWith(CancellationToken token)
+    {
+        if (token.CanBeCanceled) _cancellation = token.Register(() => _result.TrySetCanceled(token));
+    }
+
     public override void Complete(ZooKeeperErrorCode error, ref JuteReader reader)
     {
+        _cancellation.Dispose();
         if (error != ZooKeeperErrorCode.Ok && error != acceptedError)
         {
             _result.TrySetException(ZooKeeperException.FromServer(error, Path, Op.ToString()));
@@ -49,7 +57,9 @@ internal sealed class PendingRequest<T>(
         _result.TrySetResult(value);
     }
 
-    public override void Fail(Exception reason) => _result.TrySetException(reason);
-
-    public void Cancel(CancellationToken token) => _result.TrySetCanceled(token);
+    public override void Fail(Exception reason)
+    {
+        _cancellation.Dispose();
+        _result.TrySetException(reason);
+    }
 }

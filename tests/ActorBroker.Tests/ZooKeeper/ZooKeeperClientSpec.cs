@@ -187,6 +187,26 @@ public sealed class ZooKeeperClientSpec(ZooKeeperServerFixture fixture) : IAsync
         Assert.NotNull(await client.ExistsAsync(_ns));
     }
 
+    [Fact(DisplayName = "A server that stops answering is given up after two thirds of the session timeout and the session resumes")]
+    public async Task SilentServerIsAbandoned()
+    {
+        var proxy = Track(new TcpFaultProxy(fixture.Server.ClientPort));
+        var states = new Recorder<ZooKeeperConnectionState>();
+        var client = await Connect(proxy.ConnectString, states, TimeSpan.FromSeconds(3));
+        var sessionId = client.SessionId;
+
+        var frozenAt = DateTime.UtcNow;
+        proxy.Freeze(); // the TCP connection stays open, nothing comes back: only the ping deadline can notice
+        await states.WaitFor(s => s == ZooKeeperConnectionState.Disconnected, Patience, "Disconnected");
+        var noticed = DateTime.UtcNow - frozenAt;
+        // Silence is checked on each ping tick (every third of the timeout) against a two-thirds deadline.
+        Assert.InRange(noticed, TimeSpan.FromSeconds(2) - TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3) + TimeSpan.FromSeconds(2));
+
+        proxy.Restore();
+        await client.WaitForConnectedAsync(Patience);
+        Assert.Equal(sessionId, client.SessionId);
+    }
+
     [Fact(DisplayName = "A session closed elsewhere (same id and password) is reported as expired on reconnect")]
     public async Task ExpiryIsSurfaced()
     {
