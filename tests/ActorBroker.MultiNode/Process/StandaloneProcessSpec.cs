@@ -15,24 +15,26 @@ public sealed class StandaloneProcessSpec : IDisposable
 
     public void Dispose() => _dataDir.Dispose();
 
-    private NodeProcess StartNode(out int port)
+    private NodeProcess StartNode(out int port, string profile = "standalone.conf")
     {
         port = FreePort.Next();
-        return NodeProcess.Start("standalone.conf", new Dictionary<string, string>
+        return NodeProcess.Start(profile, new Dictionary<string, string>
         {
             ["ACTORBROKER_DATA_DIR"] = _dataDir.Path,
             ["ACTORBROKER_STOMP_PORT"] = port.ToString(),
         });
     }
 
-    [Fact(DisplayName = "After kill -9 and restart, exactly the receipted and unacknowledged messages are delivered, flagged redelivered where delivered before")]
-    public async Task KillMinusNineKeepsEveryUnackedMessage()
+    [Theory(DisplayName = "After kill -9 and restart, exactly the receipted and unacknowledged messages are delivered, flagged redelivered where delivered before")]
+    [InlineData("standalone.conf")]
+    [InlineData("standalone-sqlite.conf")]
+    public async Task KillMinusNineKeepsEveryUnackedMessage(string profile)
     {
         const int total = 1000, prefetch = 500, acked = 300;
         var delivered = new HashSet<int>();
         var ackedSeqs = new HashSet<int>();
 
-        await using (var node = StartNode(out var port))
+        await using (var node = StartNode(out var port, profile))
         {
             await node.WaitForStompPortAsync(StartTimeout);
             var (producer, _) = await ConnectStompAsync("127.0.0.1", port);
@@ -86,7 +88,7 @@ public sealed class StandaloneProcessSpec : IDisposable
             await node.DisposeAsync();
         }
 
-        await using var restarted = StartNode(out var port2);
+        await using var restarted = StartNode(out var port2, profile);
         await restarted.WaitForStompPortAsync(StartTimeout);
         var (again, _) = await ConnectStompAsync("127.0.0.1", port2);
         await using (again)
