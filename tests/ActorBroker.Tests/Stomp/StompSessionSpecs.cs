@@ -498,6 +498,33 @@ public sealed class StompSessionSpecs : Akka.TestKit.Xunit2.TestKit, IAsyncLifet
         Assert.Equal("3", Encoding.UTF8.GetString(third.Message.Body.Span));
     }
 
+    [Fact(DisplayName = "A heart-beating client is not timed out while the server itself stopped reading it for back-pressure")]
+    public async Task ThrottledClientIsNotTimedOut()
+    {
+        var listener = await StartListenerAsync(BaseSettings with
+        {
+            MaxInflightSends = 1,
+            HeartBeatReceiveInterval = TimeSpan.FromMilliseconds(100),
+            HeartBeatGraceFactor = 2.0,
+        });
+        var (client, _) = await StompTestClient.ConnectStompAsync("127.0.0.1", listener.Port, H("heart-beat", "100,0"), Timeout);
+        _clients.Add(client);
+        await client.SendFrameAsync("SEND", H("destination", "/queue/a"), "1");
+        await client.SendFrameAsync("SEND", H("destination", "/queue/a"), "2");
+        var (session, first) = await ExpectSendAsync();
+
+        for (var i = 0; i < 12; i++)
+        {
+            await client.SendRawAsync("\n");
+            await Task.Delay(50);
+        }
+
+        Assert.False(_broker.HasMessages, "the second SEND waits for a permit");
+        session.Tell(new SendConfirmed(first.CorrelationId), _broker);
+        await ExpectSendAsync();
+        await PingAsync(client);
+    }
+
     [Fact(DisplayName = "A frame over max-frame-size is refused with ERROR and close")]
     public async Task FrameTooLarge()
     {
