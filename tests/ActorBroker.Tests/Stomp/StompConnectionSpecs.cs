@@ -93,6 +93,18 @@ public sealed class StompConnectionSpecs : StompSessionSpecBase
         Assert.Equal("still-fine", (await good.ReceiveFrameAsync(Timeout))["receipt-id"]);
     }
 
+    [Fact(DisplayName = "The test client's receipt and DISCONNECT helpers work against the server")]
+    public async Task TestClientHelpers()
+    {
+        var client = await ConnectAsync();
+        var sending = client.SendAndAwaitReceiptAsync("SEND", H("destination", "/queue/a"), "x"u8.ToArray(), Timeout);
+        var (session, send) = await ExpectSendAsync();
+        session.Tell(new SendConfirmed(send.CorrelationId), Broker);
+        Assert.Equal("RECEIPT", (await sending).Command);
+
+        await client.DisconnectAsync(Timeout);
+    }
+
     [Fact(DisplayName = "Closing the socket stops the session actor, so destinations see it terminate")]
     public async Task SocketCloseStopsSession()
     {
