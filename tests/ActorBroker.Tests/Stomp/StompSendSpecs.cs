@@ -36,6 +36,44 @@ public sealed class StompSendSpecs : StompSessionSpecBase
         Assert.Equal("r-1", receipt["receipt-id"]);
     }
 
+    [Fact(DisplayName = "Many concurrent connections each get exactly their own receipts for pipelined SENDs")]
+    public async Task ConcurrentConnectionsGetTheirOwnReceipts()
+    {
+        var broker = Sys.ActorOf(Props.Create(() => new AutoConfirmingBroker()));
+        var listener = await StompListener.StartAsync(BaseSettings with { MaxInflightSends = 8 }, Sys, broker, NullLoggerFactory.Instance);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(async c =>
+            {
+                var (client, _) = await StompTestClient.ConnectStompAsync("127.0.0.1", listener.Port, null, Timeout);
+                await using var _ = client;
+                var expected = Enumerable.Range(0, 50).Select(i => $"c{c}-r{i}").ToHashSet();
+                foreach (var receipt in expected)
+                    await client.SendFrameAsync("SEND", H("destination", "/queue/load", "receipt", receipt), receipt);
+
+                var received = new HashSet<string>();
+                while (received.Count < expected.Count)
+                {
+                    var frame = await client.ReceiveFrameAsync(Timeout);
+                    Assert.Equal("RECEIPT", frame.Command);
+                    Assert.True(received.Add(frame["receipt-id"]!), $"duplicate receipt {frame}");
+                }
+
+                Assert.Equal(expected, received);
+            }));
+        }
+        finally
+        {
+            await listener.StopAsync();
+        }
+    }
+
+    /// <summary>Confirms every Send at once, like a broker with an instant journal.</summary>
+    private sealed class AutoConfirmingBroker : ReceiveActor
+    {
+        public AutoConfirmingBroker() => Receive<Send>(send => Sender.Tell(new SendConfirmed(send.CorrelationId)));
+    }
+
     [Fact(DisplayName = "A frame trickling in over many small TCP writes is reassembled into one SEND")]
     public async Task FragmentedFrameIsReassembled()
     {
