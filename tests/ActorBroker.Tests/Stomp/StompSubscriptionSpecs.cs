@@ -139,6 +139,17 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
         Assert.Equal([9L], (await destination.ExpectMsgAsync<Ack>(Timeout)).DeliveryTags);
     }
 
+    [Fact(DisplayName = "A STOMP 1.2 ACK whose id is the message-id instead of the ack header is still resolved")]
+    public async Task Stomp12AckByMessageIdFallback()
+    {
+        var client = await ConnectAsync();
+        var (session, destination) = await SubscribeAsync(client, "s1", "/queue/q", "client-individual");
+        await DeliverAsync(client, session, destination, "s1", 5);
+
+        await client.SendFrameAsync("ACK", H("id", "ID:m-5"));
+        Assert.Equal([5L], (await destination.ExpectMsgAsync<Ack>(Timeout)).DeliveryTags);
+    }
+
     [Fact(DisplayName = "Auto-ack deliveries are acknowledged to the core after the MESSAGE was written to the socket")]
     public async Task AutoAckAfterFlush()
     {
