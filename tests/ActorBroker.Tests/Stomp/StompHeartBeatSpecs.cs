@@ -56,12 +56,12 @@ public sealed class StompHeartBeatSpecs : StompSessionSpecBase
         var listener = await StartListenerAsync(BaseSettings with
         {
             HeartBeatReceiveInterval = TimeSpan.FromMilliseconds(100),
-            HeartBeatGraceFactor = 3.0,
+            HeartBeatGraceFactor = 10.0, // a 1 s timeout: generous on a loaded machine
         });
         var (client, _) = await StompTestClient.ConnectStompAsync("127.0.0.1", listener.Port, H("heart-beat", "100,0"), Timeout);
         Track(client);
 
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 30; i++) // 1.5 s of heart-beats, longer than the timeout
         {
             await client.SendRawAsync("\n");
             await Task.Delay(50);
@@ -91,7 +91,7 @@ public sealed class StompHeartBeatSpecs : StompSessionSpecBase
         {
             MaxInflightSends = 1,
             HeartBeatReceiveInterval = TimeSpan.FromMilliseconds(100),
-            HeartBeatGraceFactor = 2.0,
+            HeartBeatGraceFactor = 5.0, // 500 ms timeout, well under the 1 s the server stays paused
         });
         var (client, _) = await StompTestClient.ConnectStompAsync("127.0.0.1", listener.Port, H("heart-beat", "100,0"), Timeout);
         Track(client);
@@ -99,7 +99,7 @@ public sealed class StompHeartBeatSpecs : StompSessionSpecBase
         await client.SendFrameAsync("SEND", H("destination", "/queue/a"), "2");
         var (session, first) = await ExpectSendAsync();
 
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 20; i++)
         {
             await client.SendRawAsync("\n");
             await Task.Delay(50);
