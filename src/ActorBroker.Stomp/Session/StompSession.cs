@@ -283,7 +283,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
     {
         var now = Environment.TickCount64;
         var silenceTimeout = (long)_heartBeat.ClientSilenceTimeout.TotalMilliseconds;
-        if (silenceTimeout > 0 && now - _connection.LastReadTicks > silenceTimeout)
+        if (silenceTimeout > 0 && !_connection.ReadingPaused && now - _connection.LastReadTicks > silenceTimeout)
         {
             throw new StompProtocolException(StompErrorKind.HeartBeatTimeout,
                 $"no data from the client for more than [{silenceTimeout}] ms (heart-beat {_heartBeat.ClientSendInterval.TotalMilliseconds} ms x grace-factor {_settings.HeartBeatGraceFactor})");
