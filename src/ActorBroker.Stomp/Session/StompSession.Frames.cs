@@ -152,6 +152,7 @@ internal sealed partial class StompSession
         if (_subscriptions.TryGetValue(confirmed.SubscriptionId, out var subscription) && subscription.DestinationActor is null)
         {
             subscription.DestinationActor = Sender;
+            Context.Watch(Sender);
             Confirm(subscription.ConfirmCorrelation);
         }
         else if (_unsubscribedBeforeConfirm.Remove(confirmed.SubscriptionId, out var removeDurable))
