@@ -24,6 +24,7 @@ public enum StompErrorKind : byte
     UnknownMessage,
     UnknownTransaction,
     DuplicateTransaction,
+    TransactionTooLarge,
     BrokerRejected,
     HeartBeatTimeout,
     ConnectTimeout,

@@ -95,7 +95,7 @@ internal sealed partial class StompSession
         var receipt = frame.GetHeader("receipt");
         if (frame.GetHeader("transaction") is { } transactionId)
         {
-            RequireTransaction(transactionId).Sends.Add(message);
+            TransactionWithRoom(transactionId).Sends.Add(message);
             _connection.SendPermits.Release();
             WriteReceipt(receipt);
             return;
@@ -250,7 +250,7 @@ internal sealed partial class StompSession
         var receipt = frame.GetHeader("receipt");
         if (frame.GetHeader("transaction") is { } transactionId)
         {
-            RequireTransaction(transactionId).Acks.Add(new BufferedAck(subscriptionId, ackId, isNack));
+            TransactionWithRoom(transactionId).Acks.Add(new BufferedAck(subscriptionId, ackId, isNack));
             WriteReceipt(receipt);
             return;
         }
@@ -320,6 +320,15 @@ internal sealed partial class StompSession
         _transactions.TryGetValue(transactionId, out var transaction)
             ? transaction
             : throw new StompProtocolException(StompErrorKind.UnknownTransaction, $"transaction [{transactionId}] is not open (no BEGIN, or already committed or aborted)");
+
+    /// <summary>The open transaction, with room for one more buffered frame (max-transaction-frames bounds session memory).</summary>
+    private Transaction TransactionWithRoom(string transactionId)
+    {
+        var transaction = RequireTransaction(transactionId);
+        if (transaction.Sends.Count + transaction.Acks.Count >= _settings.MaxTransactionFrames)
+            throw new StompProtocolException(StompErrorKind.TransactionTooLarge, $"transaction [{transactionId}] exceeds max-transaction-frames [{_settings.MaxTransactionFrames}]");
+        return transaction;
+    }
 
     private static Destination RequireDestination(StompFrame frame)
     {

@@ -158,11 +158,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
     private void ReceiveTransportEvents()
     {
         Receive<TransportProtocolError>(error => Fail(error.Error, null));
-        Receive<TransportClosed>(closed =>
-        {
-            StompLog.ConnectionClosed(_logger, _connection.ConnectionId, closed.Reason);
-            GoTo(SessionState.Closed);
-        });
+        Receive<TransportClosed>(_ => GoTo(SessionState.Closed));
     }
 
     /// <summary>The one place states change: logs the transition, starts and cancels timers, closes the connection.</summary>
