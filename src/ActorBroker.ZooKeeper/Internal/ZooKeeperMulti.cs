@@ -5,12 +5,15 @@ public abstract record ZooKeeperOp(string Path)
 {
     internal abstract OpCode Code { get; }
 
+    public abstract ZooKeeperOpKind Kind { get; }
+
     internal abstract void WriteBody(JuteWriter w, string serverPath);
 
     /// <summary>Create a znode (replies with its path and stat).</summary>
     public sealed record Create(string Path, byte[] Data, CreateMode Mode) : ZooKeeperOp(Path)
     {
         internal override OpCode Code => OpCode.Create2;
+        public override ZooKeeperOpKind Kind => ZooKeeperOpKind.Create;
         internal override void WriteBody(JuteWriter w, string serverPath) => Requests.WriteCreate(w, serverPath, Data, Mode);
     }
 
@@ -18,6 +21,7 @@ public abstract record ZooKeeperOp(string Path)
     public sealed record Delete(string Path, int Version = -1) : ZooKeeperOp(Path)
     {
         internal override OpCode Code => OpCode.Delete;
+        public override ZooKeeperOpKind Kind => ZooKeeperOpKind.Delete;
         internal override void WriteBody(JuteWriter w, string serverPath) => Requests.WritePathVersion(w, serverPath, Version);
     }
 
@@ -25,6 +29,7 @@ public abstract record ZooKeeperOp(string Path)
     public sealed record SetData(string Path, byte[] Data, int Version = -1) : ZooKeeperOp(Path)
     {
         internal override OpCode Code => OpCode.SetData;
+        public override ZooKeeperOpKind Kind => ZooKeeperOpKind.SetData;
         internal override void WriteBody(JuteWriter w, string serverPath) => Requests.WriteSetData(w, serverPath, Data, Version);
     }
 
@@ -32,15 +37,16 @@ public abstract record ZooKeeperOp(string Path)
     public sealed record Check(string Path, int Version) : ZooKeeperOp(Path)
     {
         internal override OpCode Code => OpCode.Check;
+        public override ZooKeeperOpKind Kind => ZooKeeperOpKind.Check;
         internal override void WriteBody(JuteWriter w, string serverPath) => Requests.WritePathVersion(w, serverPath, Version);
     }
 }
 
 /// <summary>The result of one operation of a committed multi: the created path (create), the new stat (setData).</summary>
-public sealed record ZooKeeperOpResult(OpCodeName Op, string? Path, ZNodeStat? Stat);
+public sealed record ZooKeeperOpResult(ZooKeeperOpKind Op, string? Path, ZNodeStat? Stat);
 
-/// <summary>Public name of an operation kind in a multi result.</summary>
-public enum OpCodeName
+/// <summary>What an operation of a multi does.</summary>
+public enum ZooKeeperOpKind
 {
     Create,
     Delete,
@@ -83,21 +89,22 @@ internal static class MultiCodec
                     // Servers answer a create inside a multi with the plain CreateResponse (no stat) even when asked
                     // with create2; the stat comes only when the result says create2.
                     var path = fromServerPath(r.ReadString() ?? throw new ZooKeeperProtocolException("Create result without a path"));
-                    results.Add(new ZooKeeperOpResult(OpCodeName.Create, path, type == OpCode.Create2 ? ZNodeStat.Read(ref r) : null));
+                    results.Add(new ZooKeeperOpResult(ZooKeeperOpKind.Create, path, type == OpCode.Create2 ? ZNodeStat.Read(ref r) : null));
                     break;
                 case OpCode.Delete:
-                    results.Add(new ZooKeeperOpResult(OpCodeName.Delete, null, null));
+                    results.Add(new ZooKeeperOpResult(ZooKeeperOpKind.Delete, null, null));
                     break;
                 case OpCode.SetData:
-                    results.Add(new ZooKeeperOpResult(OpCodeName.SetData, null, ZNodeStat.Read(ref r)));
+                    results.Add(new ZooKeeperOpResult(ZooKeeperOpKind.SetData, null, ZNodeStat.Read(ref r)));
                     break;
                 case OpCode.Check:
-                    results.Add(new ZooKeeperOpResult(OpCodeName.Check, null, null));
+                    results.Add(new ZooKeeperOpResult(ZooKeeperOpKind.Check, null, null));
                     break;
                 case OpCode.Error:
+                    // Rolled back: operations before the failing one report Ok, those after RuntimeInconsistency.
                     var code = (ZooKeeperErrorCode)r.ReadInt();
                     if (failure is null && code != ZooKeeperErrorCode.Ok) failure = (code, results.Count);
-                    results.Add(new ZooKeeperOpResult(OpCodeName.Check, null, null));
+                    results.Add(new ZooKeeperOpResult(ops[results.Count].Kind, null, null));
                     break;
                 default:
                     throw new ZooKeeperProtocolException($"Unexpected result type [{(int)type}] in a multi reply");

@@ -112,7 +112,7 @@ public sealed class ZooKeeperClientSpec(ZooKeeperServerFixture fixture) : IAsync
             new ZooKeeperOp.SetData($"{_ns}/m", Bytes("1"), Version: 0),
             new ZooKeeperOp.Check($"{_ns}/m", Version: 1),
         ]);
-        Assert.Equal([OpCodeName.Create, OpCodeName.Create, OpCodeName.SetData, OpCodeName.Check], results.Select(r => r.Op));
+        Assert.Equal([ZooKeeperOpKind.Create, ZooKeeperOpKind.Create, ZooKeeperOpKind.SetData, ZooKeeperOpKind.Check], results.Select(r => r.Op));
         Assert.Equal($"{_ns}/m/child", results[1].Path);
         Assert.Equal(_client.SessionId, (await _client.ExistsAsync($"{_ns}/m/child"))!.EphemeralOwner);
         Assert.Equal(1, results[2].Stat!.Version);
