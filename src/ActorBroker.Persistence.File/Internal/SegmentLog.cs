@@ -197,6 +197,7 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
         var name = Segment.FileNameOf(WriterEpoch, number);
         var handle = System.IO.File.OpenHandle(Path.Combine(Directory, name), FileMode.CreateNew, FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
+        if (fsync) DirectorySync.Flush(Directory); // the new file's name must be as durable as what we fsync into it
         var segment = new Segment(name, WriterEpoch, number, handle, 0);
         lock (_lock) _segments.Add(segment);
         _active = segment;
