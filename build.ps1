@@ -1,0 +1,55 @@
+#!/usr/bin/env pwsh
+# ActorBroker build script. On a fresh clone:  dotnet tool restore && dotnet pwsh ./build.ps1 <target>
+#   build   compile the solution (Release)
+#   test    build, install the interop clients (npm ci), run every test suite (unit, conformance, actor, multi-node,
+#           process, interop). Needs PostgreSQL 15 server binaries, ZooKeeper 3.8 (Debian package `zookeeper`), Java and
+#           Node.js on the machine; .ci/run installs them.
+#   run     run one node on the embedded default profile (hocon/standalone.conf); extra args go to the node
+#   bench   STOMP benchmark against a fresh standalone node (see docs/benchmarks.md)
+param(
+    [Parameter(Position = 0)][ValidateSet('build', 'test', 'run', 'bench')][string]$Target = 'build',
+    [string]$Configuration = 'Release',
+    [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @()
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+
+function Invoke-Checked([string]$what, [scriptblock]$block) {
+    Write-Host "==> $what" -ForegroundColor Cyan
+    & $block
+    if ($LASTEXITCODE -ne 0) { throw "$what failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Build {
+    Invoke-Checked 'dotnet build' { dotnet build "$root/ActorBroker.sln" -c $Configuration -nologo -v minimal }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    Invoke-Checked 'npm ci (interop clients)' { npm ci --prefix "$root/tests/interop" --no-audit --no-fund }
+    $results = Join-Path $root 'artifacts/test-results'
+    # One test project at a time: the suites start real servers and node processes, and the machine may have 2 cores.
+    foreach ($project in 'ActorBroker.Tests', 'ActorBroker.Conformance', 'ActorBroker.MultiNode') {
+        Invoke-Checked "dotnet test $project" {
+            dotnet test "$root/tests/$project" -c $Configuration --no-build -nologo `
+                --logger 'console;verbosity=normal' --results-directory $results
+        }
+    }
+    Invoke-Checked 'interop tests (node --test)' {
+        $env:ACTORBROKER_NODE_DLL = Join-Path $root "src/ActorBroker.Node/bin/$Configuration/net10.0/ActorBroker.Node.dll"
+        node --test "$root/tests/interop/"
+    }
+}
+
+switch ($Target) {
+    'build' { Invoke-Build }
+    'test' { Invoke-Test }
+    'run' {
+        Invoke-Checked 'dotnet run' { dotnet run --project "$root/src/ActorBroker.Node" -c $Configuration -- @Rest }
+    }
+    'bench' {
+        Invoke-Build
+        Invoke-Checked 'STOMP benchmark' { bash "$root/tests/bench/stomp-bench.sh" @Rest }
+    }
+}

@@ -1,0 +1,59 @@
+using ActorBroker.Core;
+using ActorBroker.Stomp;
+using ActorBroker.Stomp.Transport;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace ActorBroker.Node;
+
+/// <summary>
+/// Wires one node: joins the cluster (itself, when no seed nodes are configured), runs the broker
+/// manager as a lease-guarded cluster singleton, and opens the STOMP listener only while the
+/// broker manager runs on this node (ActiveMQ semantics: a standby refuses clients).
+/// </summary>
+public static class BrokerNode
+{
+    public const string SingletonManagerName = "broker";
+
+    public static void Start(ActorSystem system, Config config, string profile, ILoggerFactory loggerFactory)
+    {
+        var log = loggerFactory.CreateLogger("ActorBroker.Node");
+        var cluster = Cluster.Get(system);
+        var brokerSettings = BrokerSettings.Create(config);
+        var stompSettings = StompSettings.Create(config);
+        var singletonSettings = ClusterSingletonManagerSettings.Create(system).WithSingletonName("manager");
+
+        log.LogInformation(
+            "ActorBroker node starting: profile [{Profile}], data directory [{DataDir}], journal [{Journal}], snapshot store [{Snapshots}], lease [{Lease}], remoting [{Address}]",
+            profile,
+            config.GetString("actorbroker.node.data-dir"),
+            JournalPlugin(config, "akka.persistence.journal.plugin"),
+            JournalPlugin(config, "akka.persistence.snapshot-store.plugin"),
+            string.IsNullOrEmpty(config.GetString("akka.cluster.singleton.use-lease")) ? "none" : config.GetString("akka.cluster.singleton.use-lease"),
+            cluster.SelfAddress);
+
+        system.ActorOf(RoleLogger.Props(log), "role-logger");
+        system.ActorOf(StompListenerHost.Props(stompSettings, loggerFactory), "stomp-listener");
+        system.ActorOf(
+            ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.TerminationMessage, singletonSettings),
+            SingletonManagerName);
+
+        if (config.GetStringList("akka.cluster.seed-nodes").Count == 0)
+            cluster.Join(cluster.SelfAddress);
+
+        cluster.RegisterOnMemberUp(() =>
+            log.LogInformation("Node {Address} is up in the cluster; standby until it holds the lease and hosts the broker manager (STOMP port closed until then)", cluster.SelfAddress));
+    }
+
+    private static string JournalPlugin(Config config, string key)
+    {
+        var plugin = config.GetString(key);
+        if (string.IsNullOrEmpty(plugin)) return "none";
+        var provider = config.GetString(plugin + ".provider-name");
+        var cls = config.GetString(plugin + ".class");
+        return string.IsNullOrEmpty(provider) ? $"{plugin} ({cls})" : $"{plugin} ({provider})";
+    }
+}

@@ -1,0 +1,101 @@
+using System.Text;
+using ActorBroker.Coordination;
+using ActorBroker.Core;
+using ActorBroker.Persistence.File;
+using ActorBroker.Stomp;
+using ActorBroker.ZooKeeper;
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+
+namespace ActorBroker.Node;
+
+/// <summary>
+/// Builds the node's configuration: Node's reference.conf, then the profile, then <c>--set</c>
+/// overrides, then environment variables, as ONE HOCON document (so a profile's
+/// <c>${actorbroker.node.data-dir}</c> sees the final value), falling back to every component's
+/// embedded reference.conf. Only the node knows every component, so only it composes them.
+/// </summary>
+public static class NodeConfiguration
+{
+    /// <summary>Environment variables and the HOCON key each one sets.</summary>
+    public static readonly IReadOnlyList<(string Variable, string Path, string Meaning)> EnvironmentVariables =
+    [
+        ("ACTORBROKER_DATA_DIR", "actorbroker.node.data-dir", "local data directory (default ./data)"),
+        ("ACTORBROKER_HOST", "actorbroker.stomp.host", "listen address of STOMP and Akka remoting (default 127.0.0.1)"),
+        ("ACTORBROKER_STOMP_PORT", "actorbroker.stomp.port", "STOMP port (default 61613)"),
+        ("ACTORBROKER_CLUSTER_PORT", "akka.remote.dot-netty.tcp.port", "Akka remoting port (default 0 = any free port)"),
+        ("ACTORBROKER_SEED_NODES", "akka.cluster.seed-nodes", "comma-separated host:port of seed nodes' remoting"),
+        ("ACTORBROKER_SHARED_DIR", "actorbroker.node.shared-dir", "directory shared by all nodes (shared-file profile)"),
+        ("ACTORBROKER_SQL_CONNECTION", "actorbroker.node.sql-connection", "PostgreSQL connection string (sql-postgres profile)"),
+        ("ACTORBROKER_ZOOKEEPER", "actorbroker.node.zookeeper", "ZooKeeper connect string host:port,... (replicated profile)"),
+    ];
+
+    /// <summary>All component defaults, lowest precedence.</summary>
+    public static Config ReferenceConfigs =>
+        CoreConfig.Default
+            .WithFallback(StompConfig.Default)
+            .WithFallback(CoordinationConfig.Default)
+            .WithFallback(ZooKeeperConfig.Default)
+            .WithFallback(FileJournalConfig.Default)
+            .WithFallback(SqlPersistence.DefaultConfiguration);
+
+    public static string NodeReferenceText
+    {
+        get
+        {
+            using var stream = typeof(NodeConfiguration).Assembly.GetManifestResourceStream("ActorBroker.Node.reference.conf")
+                ?? throw new InvalidOperationException("embedded ActorBroker.Node.reference.conf is missing");
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+    }
+
+    /// <summary>
+    /// Composes the configuration. <paramref name="environment"/> is passed in (not read here) so tests can supply one.
+    /// The data and shared directories are made absolute, so every path derived from them is too.
+    /// </summary>
+    public static Config Build(string profileText, IEnumerable<KeyValuePair<string, string>> overrides, IReadOnlyDictionary<string, string?> environment)
+    {
+        var document = new StringBuilder()
+            .AppendLine(NodeReferenceText)
+            .AppendLine(profileText);
+        foreach (var (path, value) in overrides)
+            document.Append(path).Append(" = ").AppendLine(HoconValue(value));
+        foreach (var (variable, path, _) in EnvironmentVariables)
+        {
+            if (!environment.TryGetValue(variable, out var value) || string.IsNullOrWhiteSpace(value)) continue;
+            document.Append(path).Append(" = ").AppendLine(variable == "ACTORBROKER_SEED_NODES" ? SeedList(value) : Quote(value));
+            if (variable == "ACTORBROKER_HOST")
+                document.Append("akka.remote.dot-netty.tcp.hostname = ").AppendLine(Quote(value));
+        }
+
+        var first = ConfigurationFactory.ParseString(document.ToString());
+        foreach (var key in new[] { "actorbroker.node.data-dir", "actorbroker.node.shared-dir" })
+        {
+            var dir = first.GetString(key);
+            if (!string.IsNullOrWhiteSpace(dir))
+                document.Append(key).Append(" = ").AppendLine(Quote(Path.GetFullPath(dir)));
+        }
+
+        return ConfigurationFactory.ParseString(document.ToString()).WithFallback(ReferenceConfigs);
+    }
+
+    /// <summary>A --set value is used as HOCON when it parses as one value (numbers, durations, lists), else quoted.</summary>
+    private static string HoconValue(string value)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.StartsWith('[') || trimmed.StartsWith('{') || trimmed.StartsWith('"'))
+            return trimmed;
+        return Quote(trimmed);
+    }
+
+    private static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    private static string SeedList(string hostPorts)
+    {
+        var seeds = hostPorts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(hp => Quote($"akka.tcp://{NodeSettings.SystemName}@{hp}"));
+        return "[" + string.Join(", ", seeds) + "]";
+    }
+}
