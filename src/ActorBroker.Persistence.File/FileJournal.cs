@@ -66,7 +66,7 @@ public sealed class FileJournal : AsyncWriteJournal
                 t.GetAwaiter().GetResult(); // an I/O failure fails the whole call
                 return rejected ? results.ToImmutableList() : (IImmutableList<Exception?>)null!;
             },
-            cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default); // a write under way cannot be cancelled honestly
     }
 
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)

@@ -65,7 +65,11 @@ public sealed class FileSnapshotStore : SnapshotStore
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(1), Crc32C.Compute(body.WrittenSpan));
             body.WrittenSpan.CopyTo(bytes.AsSpan(5));
             var directory = DirectoryOf(metadata.PersistenceId);
-            Directory.CreateDirectory(directory);
+            if (!Directory.Exists(directory))
+            {
+                Directory.CreateDirectory(directory);
+                if (Settings.Fsync) DirectorySync.Flush(Settings.Directory);
+            }
             AtomicFile.Write(Path.Combine(directory, FileName(metadata.SequenceNr)), bytes, Settings.Fsync);
         }, cancellationToken);
     }

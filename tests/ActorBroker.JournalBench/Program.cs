@@ -8,7 +8,7 @@ using Akka.Configuration;
 
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
-//        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw]
+//        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
 var options = Options.Parse(args);
 var results = new List<Result>();
 var scratch = Path.Combine(Path.GetTempPath(), "actorbroker-journal-bench-" + Environment.ProcessId);
@@ -39,6 +39,7 @@ try
             akka.persistence.snapshot-store.plugin = "actorbroker.persistence.file.snapshot-store"
             actorbroker.persistence.file.journal.directory = "{fileDir}/journal"
             actorbroker.persistence.file.snapshot-store.directory = "{fileDir}/snapshots"
+            {(options.FileMaxBatch is { } b ? $"actorbroker.persistence.file.journal.max-batch-bytes = {b}" : "")}
             """).WithFallback(FileJournalConfig.Default)));
 
         if (options.Sqlite)
@@ -128,7 +129,7 @@ sealed class ReplyCollector : ReceiveActor
     public ReplyCollector(TaskCompletionSource<ReplayDone> done) => Receive<ReplayDone>(d => { done.TrySetResult(d); Context.Stop(Self); });
 }
 
-sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false)
+sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false, string? FileMaxBatch = null)
 {
     public static Options Parse(string[] args)
     {
@@ -145,6 +146,7 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--no-pg" => o with { Postgres = false },
                 "--no-sqlite" => o with { Sqlite = false },
                 "--raw" => o with { Raw = true },
+                "--file-max-batch" => o with { FileMaxBatch = args[++i] },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }

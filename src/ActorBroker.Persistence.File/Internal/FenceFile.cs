@@ -84,6 +84,7 @@ internal static class AtomicFile
                 if (fsync) RandomAccess.FlushToDisk(handle);
             }
             System.IO.File.Move(temp, path, overwrite: true);
+            if (fsync) DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
         catch
         {

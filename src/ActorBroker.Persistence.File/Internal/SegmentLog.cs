@@ -39,8 +39,6 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
     /// <summary>Fence epoch seen at the last (re)build of the index.</summary>
     public long KnownFenceEpoch { get; private set; } = -1;
 
-    public int SegmentCount { get { lock (_lock) return _segments.Count; } }
-
     /// <summary>Becomes the writer for <paramref name="epoch"/>: moves the fence, seals older segments, rebuilds the index.</summary>
     /// <exception cref="FencedOutException">a higher epoch already owns the directory.</exception>
     public void TakeOver(long epoch)
@@ -197,6 +195,7 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
         var name = Segment.FileNameOf(WriterEpoch, number);
         var handle = System.IO.File.OpenHandle(Path.Combine(Directory, name), FileMode.CreateNew, FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
+        if (fsync) DirectorySync.Flush(Directory); // the new file's name must be as durable as what we fsync into it
         var segment = new Segment(name, WriterEpoch, number, handle, 0);
         lock (_lock) _segments.Add(segment);
         _active = segment;
