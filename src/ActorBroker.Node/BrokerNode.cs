@@ -36,7 +36,7 @@ public static class BrokerNode
 
         system.ActorOf(ListenerController.Props(stompSettings, loggerFactory), "stomp-listener");
         system.ActorOf(
-            ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.Shutdown.Instance, singletonSettings),
+            ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.TerminationMessage, singletonSettings),
             SingletonManagerName);
 
         if (config.GetStringList("akka.cluster.seed-nodes").Count == 0)

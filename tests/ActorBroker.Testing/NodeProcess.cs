@@ -1,71 +1,53 @@
-using System.Diagnostics;
 using System.Net.Sockets;
-using System.Text;
 
 namespace ActorBroker.Testing;
 
 /// <summary>
-/// A real ActorBroker node process started from a hocon/ profile, for process specs. It is
-/// stopped by its own PID: SIGKILL (<see cref="Kill"/>), SIGSTOP/SIGCONT (<see cref="Freeze"/>,
-/// <see cref="Thaw"/>) or SIGTERM (<see cref="StopAsync"/>). Output is captured for diagnostics.
+/// A real ActorBroker node process started from a hocon/ profile, for process specs. It is signalled
+/// by its own PID only: SIGKILL (<see cref="Kill"/>), SIGSTOP/SIGCONT (<see cref="Freeze"/>,
+/// <see cref="Thaw"/>), SIGTERM (<see cref="StopAsync"/>).
 /// </summary>
 public sealed class NodeProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private const int SigTerm = 15, SigCont = 18, SigStop = 19;
+    private readonly ProcessHandle _process;
 
-    private NodeProcess(Process process, int stompPort, string dataDirectory)
+    private NodeProcess(ProcessHandle process, int stompPort, string dataDirectory)
     {
         _process = process;
         StompPort = stompPort;
         DataDirectory = dataDirectory;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
-    public int Pid => _process.Id;
+    public int Pid => _process.Pid;
     public int StompPort { get; }
     public string DataDirectory { get; }
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Everything the node printed so far.</summary>
-    public string Output
-    {
-        get { lock (_output) return _output.ToString(); }
-    }
+    /// <summary>The last lines the node printed.</summary>
+    public string Output => _process.Output;
 
     /// <summary>
-    /// Starts <c>dotnet ActorBroker.Node.dll --config hocon/PROFILE</c> with the given environment
-    /// (ACTORBROKER_DATA_DIR and ACTORBROKER_STOMP_PORT are required entries).
+    /// Starts <c>dotnet ActorBroker.Node.dll --config hocon/PROFILE</c> with <paramref name="environment"/>, which must
+    /// name ACTORBROKER_DATA_DIR and ACTORBROKER_STOMP_PORT. Listens on 127.0.0.1 only.
     /// </summary>
     public static NodeProcess Start(string profile, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(RepositoryLayout.NodeDll);
-        info.ArgumentList.Add("--config");
-        info.ArgumentList.Add(Path.Combine(RepositoryLayout.Root, "hocon", profile));
-        foreach (var arg in extraArgs) info.ArgumentList.Add(arg);
-        foreach (var (key, value) in environment) info.Environment[key] = value;
-        info.Environment["ACTORBROKER_HOST"] = "127.0.0.1";
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the node process");
-        return new NodeProcess(process, int.Parse(environment["ACTORBROKER_STOMP_PORT"]), environment["ACTORBROKER_DATA_DIR"]);
+        var env = new Dictionary<string, string>(environment) { ["ACTORBROKER_HOST"] = "127.0.0.1" };
+        var args = new List<string> { RepositoryLayout.NodeDll, "--config", Path.Combine(RepositoryLayout.Root, "hocon", profile) };
+        args.AddRange(extraArgs);
+        var process = ProcessHandle.Start("dotnet", args, environment: env);
+        return new NodeProcess(process, int.Parse(env["ACTORBROKER_STOMP_PORT"]), env["ACTORBROKER_DATA_DIR"]);
     }
 
-    /// <summary>Waits until the node's STOMP port accepts TCP connections (it opens only on the master).</summary>
+    /// <summary>Waits until the STOMP port accepts TCP connections (it opens only on the master).</summary>
     public async Task WaitForStompPortAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await IsStompPortOpenAsync())
         {
             if (HasExited)
-                throw new InvalidOperationException($"node pid {Pid} exited with {_process.ExitCode} before opening port {StompPort}:\n{Output}");
+                throw new InvalidOperationException($"node pid {Pid} exited before opening port {StompPort}:\n{Output}");
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"node pid {Pid}: STOMP port {StompPort} not open after {timeout}:\n{Output}");
             await Task.Delay(50);
@@ -98,51 +80,30 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    public void Kill() => Signal("KILL");
-    public void Freeze() => Signal("STOP");
-    public void Thaw() => Signal("CONT");
+    public void Kill() => _process.Kill();
+    public void Freeze() => ProcessHandle.Signal(Pid, SigStop);
+    public void Thaw() => ProcessHandle.Signal(Pid, SigCont);
 
-    /// <summary>SIGTERM, then SIGKILL if the node has not exited within <paramref name="grace"/>.</summary>
-    public async Task StopAsync(TimeSpan? grace = null)
+    /// <summary>SIGTERM (clean shutdown), then SIGKILL if the node is still running after <paramref name="grace"/>.</summary>
+    public async Task<bool> StopAsync(TimeSpan grace)
     {
-        if (HasExited) return;
-        Signal("TERM");
-        using var cts = new CancellationTokenSource(grace ?? TimeSpan.FromSeconds(20));
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-            await _process.WaitForExitAsync();
-        }
+        if (HasExited) return true;
+        ProcessHandle.Signal(Pid, SigTerm);
+        if (await _process.WaitForExitAsync(grace)) return true;
+        _process.Kill();
+        await _process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        return false;
     }
-
-    public async Task WaitForExitAsync() => await _process.WaitForExitAsync();
 
     public async ValueTask DisposeAsync()
     {
         if (!HasExited)
         {
-            Signal("CONT");
-            Kill();
-            await _process.WaitForExitAsync();
+            ProcessHandle.Signal(Pid, SigCont);
+            _process.Kill();
+            await _process.WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
 
         _process.Dispose();
-    }
-
-    private void Signal(string signal)
-    {
-        if (HasExited) return;
-        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {Pid}") { UseShellExecute = false })!;
-        kill.WaitForExit();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null) return;
-        lock (_output) _output.AppendLine(line);
     }
 }

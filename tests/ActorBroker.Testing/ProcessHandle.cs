@@ -22,7 +22,8 @@ public sealed class ProcessHandle : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <paramref name="fileName"/> with stdout and stderr captured.</summary>
-    public static ProcessHandle Start(string fileName, IEnumerable<string> arguments, string? workingDirectory = null)
+    public static ProcessHandle Start(
+        string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -32,6 +33,7 @@ public sealed class ProcessHandle : IDisposable
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var handle = new ProcessHandle(process);

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace ActorBroker.Coordination.Internal;
+
+/// <summary>
+/// What the lease actor and the <see cref="StoreLease{TVersion}"/> facade share: whether the lease is held, and until
+/// when (a <see cref="Stopwatch"/> timestamp). <see cref="IsValid"/> compares against the monotonic clock on every call,
+/// so <c>CheckLease()</c> turns false exactly at the self-expiry instant even when the actor is starved or frozen.
+/// </summary>
+internal sealed class LeaseHold
+{
+    private long _validUntil; // Stopwatch timestamp; 0 = not held
+    private long _epoch;
+
+    public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
+
+    /// <summary>Epoch of the current hold, or null when not held (or no longer valid).</summary>
+    public long? Epoch => IsValid ? Volatile.Read(ref _epoch) : null;
+
+    public void Grant(long epoch, long validUntil)
+    {
+        Volatile.Write(ref _epoch, epoch);
+        Volatile.Write(ref _validUntil, validUntil);
+    }
+
+    /// <summary>Moves the validity forward (never backward: a late answer to an older heartbeat must not shorten it).</summary>
+    public void Extend(long validUntil)
+    {
+        long seen;
+        do
+        {
+            seen = Volatile.Read(ref _validUntil);
+            if (seen == 0 || validUntil <= seen) return;
+        } while (Interlocked.CompareExchange(ref _validUntil, validUntil, seen) != seen);
+    }
+
+    public void Clear() => Volatile.Write(ref _validUntil, 0);
+}
