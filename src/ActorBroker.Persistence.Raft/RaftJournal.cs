@@ -22,6 +22,10 @@ public sealed class RaftJournal : AsyncWriteJournal
     private readonly FencingTokens _fencing;
     private readonly Akka.Serialization.Serializer _serializer;
 
+    // The newest write in flight per persistence id: a highest-sequence-number read waits for it (Akka asks for the
+    // highest right behind a write it has not yet seen acknowledged, e.g. on a persistent actor's restart).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _writesInFlight = new();
+
     public RaftJournal()
     {
         _replication = RaftReplication.Get(Context.System);
@@ -32,6 +36,22 @@ public sealed class RaftJournal : AsyncWriteJournal
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var writes = messages.ToList();
+        // registered synchronously, before the journal actor handles its next message (which may be a highest read)
+        var write = WriteCoreAsync(writes, cancellationToken);
+        var ids = writes.Select(w => w.PersistenceId).Distinct().ToList();
+        foreach (var id in ids) _writesInFlight[id] = write;
+        try
+        {
+            return await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var id in ids) _writesInFlight.TryRemove(new KeyValuePair<string, Task>(id, write));
+        }
+    }
+
+    private async Task<IImmutableList<Exception?>> WriteCoreAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
         var results = new Exception?[writes.Count];
         var operations = new List<JournalOperation>(writes.Count);
         var epoch = _fencing.Current;
@@ -72,6 +92,8 @@ public sealed class RaftJournal : AsyncWriteJournal
 
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
+        if (_writesInFlight.TryGetValue(persistenceId, out var inFlight))
+            await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // its outcome is reported to its writer
         var replica = await _replication.Replica.ConfigureAwait(false);
         await replica.ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
         return replica.StateMachine.HighestSequenceNr(persistenceId);

@@ -34,8 +34,13 @@ internal sealed class JournalStateMachine : SimpleStateMachine
         _dedupWindow = dedupWindow;
     }
 
-    /// <summary>Raised after a snapshot of another node was installed (this node was too far behind).</summary>
-    public event Action? SnapshotInstalled;
+    private int _restoredSnapshots;
+
+    /// <summary>
+    /// How many times the state was replaced from a snapshot file: at startup (own newest snapshot) or installed from
+    /// the leader when this node was behind the leader's compacted log.
+    /// </summary>
+    public int RestoredSnapshots => Volatile.Read(ref _restoredSnapshots);
 
     /// <summary>Index of the last log entry applied here (for tests and diagnostics).</summary>
     public long LastAppliedIndex => Volatile.Read(ref _lastAppliedIndex);
@@ -211,7 +216,7 @@ internal sealed class JournalStateMachine : SimpleStateMachine
     {
         var image = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
         lock (_gate) DeserializeState(image);
-        SnapshotInstalled?.Invoke();
+        Interlocked.Increment(ref _restoredSnapshots);
     }
 
     private byte[] SerializeState()

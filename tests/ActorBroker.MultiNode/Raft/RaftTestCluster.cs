@@ -52,7 +52,8 @@ public sealed class RaftTestCluster : IAsyncDisposable
     private Config ConfigFor(RaftTestNode node)
     {
         static string List(IEnumerable<IPEndPoint> endpoints) => string.Join(", ", endpoints.Select(e => $"\"{e}\""));
-        return ConfigurationFactory.ParseString($$"""
+        // extraConfig first: a scenario's overrides win over the defaults below
+        return ConfigurationFactory.ParseString(_extraConfig).WithFallback(ConfigurationFactory.ParseString($$"""
             akka.loglevel = WARNING
             akka.persistence.journal.plugin = "actorbroker.persistence.raft.journal"
             akka.persistence.snapshot-store.plugin = "actorbroker.persistence.raft.snapshot-store"
@@ -67,8 +68,7 @@ public sealed class RaftTestCluster : IAsyncDisposable
               write-timeout = 15s
               read-timeout = 15s
             }
-            """)
-            .WithFallback(ConfigurationFactory.ParseString(_extraConfig))
+            """))
             .WithFallback(RaftJournalConfig.Default);
     }
 
