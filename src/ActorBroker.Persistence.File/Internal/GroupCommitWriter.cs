@@ -133,8 +133,10 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         catch (Exception e)
         {
             foreach (var request in batch)
-                if (request is SyncRequest) request.Completion.TrySetResult(); // a sync only orders; reads still work
-                else request.Completion.TrySetException(e);
+                if (request is SyncRequest && e is FencedOutException)
+                    request.Completion.TrySetResult(); // fenced out: the index was refreshed as a reader, reads still work
+                else
+                    request.Completion.TrySetException(e); // e.g. unreadable directory: recovery must fail, not see nothing
         }
     }
 

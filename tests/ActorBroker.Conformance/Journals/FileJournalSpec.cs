@@ -243,6 +243,35 @@ public sealed class FileJournalSpec : JournalConformanceSpec
         Assert.Equal(200, highest);
     }
 
+    // ---------------------------------------------------------------- settings
+
+    [Theory(DisplayName = "File journal settings refuse invalid values with an error naming the key")]
+    [InlineData("segment-size = 1 KiB", "actorbroker.persistence.file.journal.segment-size")]
+    [InlineData("max-batch-bytes = 128 MiB", "actorbroker.persistence.file.journal.max-batch-bytes")]
+    [InlineData("write-queue-size = 0", "actorbroker.persistence.file.journal.write-queue-size")]
+    [InlineData("directory = \"\"", "actorbroker.persistence.file.journal.directory")]
+    public void SettingsAreValidated(string setting, string key)
+    {
+        var section = ConfigurationFactory.ParseString(setting).WithFallback(FileJournalConfig.Default.GetConfig(FileJournalSettings.ConfigPath));
+        var error = Assert.Throws<ConfigurationException>(() => FileJournalSettings.Create(section));
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact(DisplayName = "File journal fails recovery, instead of recovering nothing, when the fence file is corrupt")]
+    public void CorruptFenceFailsRecovery()
+    {
+        var first = StartSystem("fence1", 0);
+        Assert.IsType<WriteMessagesSuccessful>(Write(first, "f", (1, "one")));
+        Stop(first);
+        File.WriteAllBytes(Path.Combine(SharedJournalDirectory, "fence"), [1, 2, 3, 4, 5, 6, 7]);
+
+        var second = StartSystem("fence2", 0);
+        var probe = CreateTestProbe(second);
+        Akka.Persistence.Persistence.Instance.Apply(second).JournalFor(null).Tell(new ReplayMessages(1, long.MaxValue, long.MaxValue, "f", probe.Ref));
+        var failure = probe.ExpectMsg<ReplayMessagesFailure>();
+        Assert.Contains("fence", failure.Cause.ToString());
+    }
+
     protected override void Dispose(bool disposing)
     {
         foreach (var system in _systems.ToList()) Stop(system);

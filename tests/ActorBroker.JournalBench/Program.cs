@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using ActorBroker.Conformance.Journals;
+using ActorBroker.JournalBench;
+using ActorBroker.Persistence.File;
+using ActorBroker.Testing;
+using Akka.Actor;
+using Akka.Configuration;
+
+// Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
+// Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
+//        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw]
+var options = Options.Parse(args);
+var results = new List<Result>();
+var scratch = Path.Combine(Path.GetTempPath(), "actorbroker-journal-bench-" + Environment.ProcessId);
+Directory.CreateDirectory(scratch);
+PostgreSqlServer? server = null;
+try
+{
+    string? pgBase = options.PgConnectionString;
+    if (pgBase is null && options.Postgres)
+    {
+        Console.WriteLine("starting a throw-away PostgreSQL (ActorBroker.Testing.PostgreSqlServer) ...");
+        server = new PostgreSqlServer();
+        await server.InitializeAsync();
+    }
+
+    if (options.Raw)
+        foreach (var writers in options.Writers)
+        {
+            var (rate, commits) = await RawFileJournal.RunAsync(Path.Combine(scratch, $"raw-{writers}"), writers, options.FileEvents, 20);
+            Console.WriteLine($"raw file writer (no Akka), {writers} writers x 20-event writes: {rate:N0} ev/s, {commits} fsyncs");
+        }
+
+    foreach (var writers in options.Writers)
+    {
+        var fileDir = Path.Combine(scratch, $"file-{writers}");
+        results.Add(await Run("file", writers, options.FileEvents, options, ConfigurationFactory.ParseString($"""
+            akka.persistence.journal.plugin = "actorbroker.persistence.file.journal"
+            akka.persistence.snapshot-store.plugin = "actorbroker.persistence.file.snapshot-store"
+            actorbroker.persistence.file.journal.directory = "{fileDir}/journal"
+            actorbroker.persistence.file.snapshot-store.directory = "{fileDir}/snapshots"
+            """).WithFallback(FileJournalConfig.Default)));
+
+        if (options.Sqlite)
+            results.Add(await Run("sqlite", writers, options.SqlEvents, options, SqlJournalHocon.Sqlite(Path.Combine(scratch, $"sqlite-{writers}.db"))));
+
+        if (server is not null || pgBase is not null)
+        {
+            var connection = server is not null
+                ? await server.CreateDatabaseAsync($"bench_{writers}_{Environment.ProcessId}")
+                : pgBase!;
+            results.Add(await Run("postgres", writers, options.SqlEvents, options, SqlJournalHocon.Postgres(connection)));
+        }
+    }
+}
+finally
+{
+    if (server is not null) await server.DisposeAsync();
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    Directory.Delete(scratch, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine($"{"journal",-9}{"writers",8}{"events",9}{"events/s",11}{"p50 ms",9}{"p99 ms",9}{"replay ev/s",13}");
+foreach (var r in results)
+    Console.WriteLine($"{r.Backend,-9}{r.Writers,8}{r.Events,9}{r.EventsPerSecond,11:N0}{r.P50Ms,9:F2}{r.P99Ms,9:F2}{r.ReplayPerSecond,13:N0}");
+foreach (var writers in options.Writers)
+{
+    var file = results.FirstOrDefault(r => r.Backend == "file" && r.Writers == writers);
+    var pg = results.FirstOrDefault(r => r.Backend == "postgres" && r.Writers == writers);
+    if (file is not null && pg is not null)
+        Console.WriteLine($"file / postgres at {writers} writers: {file.EventsPerSecond / pg.EventsPerSecond:F1}x write, {file.ReplayPerSecond / pg.ReplayPerSecond:F1}x replay");
+}
+return;
+
+static async Task<Result> Run(string backend, int writers, int totalEvents, Options options, Config journalConfig)
+{
+    var perWriter = Math.Max(1, totalEvents / writers);
+    var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING").WithFallback(journalConfig);
+    var system = ActorSystem.Create($"bench-{backend}-{writers}", config);
+    try
+    {
+        var payload = new byte[1024];
+        Random.Shared.NextBytes(payload);
+        var pids = Enumerable.Range(0, writers).Select(i => $"bench-{backend}-{writers}-{i}").ToArray();
+
+        // Warm-up: open the journal (tables, fence, JIT) before the clock starts.
+        var warm = system.ActorOf(Props.Create(() => new BenchWriter($"warmup-{backend}")));
+        await warm.Ask<WriterDone>(new StartWriting(100, 50, payload), TimeSpan.FromMinutes(2));
+
+        var actors = pids.Select(pid => system.ActorOf(Props.Create(() => new BenchWriter(pid)))).ToArray();
+        var clock = Stopwatch.StartNew();
+        var done = await Task.WhenAll(actors.Select(a => a.Ask<WriterDone>(new StartWriting(perWriter, options.Window, payload), TimeSpan.FromMinutes(10))));
+        var writeSeconds = clock.Elapsed.TotalSeconds;
+        foreach (var a in actors) await a.GracefulStop(TimeSpan.FromSeconds(30));
+
+        var latencies = done.SelectMany(d => d.LatencyTicks).Order().ToArray();
+        double Ms(double q) => latencies[(int)Math.Min(latencies.Length - 1, q * latencies.Length)] * 1000.0 / Stopwatch.Frequency;
+
+        clock.Restart();
+        var replayed = await Task.WhenAll(pids.Select((pid, i) =>
+        {
+            var probe = new TaskCompletionSource<ReplayDone>();
+            var inbox = system.ActorOf(Props.Create(() => new ReplyCollector(probe)));
+            system.ActorOf(Props.Create(() => new BenchReplayer(pid, inbox)), $"replay-{i}");
+            return probe.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        }));
+        var replaySeconds = clock.Elapsed.TotalSeconds;
+        var replayedEvents = replayed.Sum(r => r.Events);
+        if (replayedEvents != (long)perWriter * writers)
+            throw new InvalidOperationException($"{backend}: replayed {replayedEvents} events, wrote {perWriter * writers}");
+
+        var result = new Result(backend, writers, perWriter * writers, perWriter * writers / writeSeconds, Ms(0.50), Ms(0.99),
+            replayedEvents / replaySeconds);
+        Console.WriteLine($"{backend,-9} writers={writers,-3} events={result.Events,-7} {result.EventsPerSecond,10:N0} ev/s  p50 {result.P50Ms:F2} ms  p99 {result.P99Ms:F2} ms  replay {result.ReplayPerSecond:N0} ev/s");
+        return result;
+    }
+    finally
+    {
+        await system.Terminate();
+    }
+}
+
+sealed record Result(string Backend, int Writers, int Events, double EventsPerSecond, double P50Ms, double P99Ms, double ReplayPerSecond);
+
+sealed class ReplyCollector : ReceiveActor
+{
+    public ReplyCollector(TaskCompletionSource<ReplayDone> done) => Receive<ReplayDone>(d => { done.TrySetResult(d); Context.Stop(Self); });
+}
+
+sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false)
+{
+    public static Options Parse(string[] args)
+    {
+        var o = new Options([1, 8, 64], 200_000, 20_000, 200, null, true, true);
+        for (var i = 0; i < args.Length; i++)
+        {
+            o = args[i] switch
+            {
+                "--writers" => o with { Writers = args[++i].Split(',').Select(int.Parse).ToArray() },
+                "--file-events" => o with { FileEvents = int.Parse(args[++i]) },
+                "--sql-events" => o with { SqlEvents = int.Parse(args[++i]) },
+                "--window" => o with { Window = int.Parse(args[++i]) },
+                "--pg" => o with { PgConnectionString = args[++i] },
+                "--no-pg" => o with { Postgres = false },
+                "--no-sqlite" => o with { Sqlite = false },
+                "--raw" => o with { Raw = true },
+                _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
+            };
+        }
+        return o;
+    }
+}
