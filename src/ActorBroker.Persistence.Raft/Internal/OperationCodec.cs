@@ -80,7 +80,7 @@ internal static class OperationCodec
     private static JournalOperation Read(BinaryReader reader)
     {
         var kind = reader.ReadByte();
-        var id = new Guid(reader.ReadBytes(16));
+        var id = ReadGuid(reader);
         var epoch = reader.ReadInt64();
         switch (kind)
         {
@@ -128,6 +128,13 @@ internal static class OperationCodec
         var bytes = reader.ReadBytes(length);
         if (bytes.Length != length) throw new EndOfStreamException($"raft journal: truncated bytes, expected {length}, got {bytes.Length}");
         return bytes;
+    }
+
+    internal static Guid ReadGuid(BinaryReader reader)
+    {
+        var bytes = reader.ReadBytes(16);
+        if (bytes.Length != 16) throw new EndOfStreamException($"raft journal: truncated operation id, {bytes.Length} of 16 bytes");
+        return new Guid(bytes);
     }
 
     private static void WriteHeader(BinaryWriter writer, JournalOperation operation)
