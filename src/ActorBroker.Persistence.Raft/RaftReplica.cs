@@ -101,21 +101,6 @@ public sealed class RaftReplica : IAsyncDisposable
     /// <summary>Raft endpoint of the leader this node knows, or null during an election / without quorum.</summary>
     public EndPoint? Leader => _cluster.Leader?.EndPoint;
 
-    /// <summary>Raised (on a DotNext thread) when the known leader changes; null while there is none.</summary>
-    public event Action<EndPoint?>? LeaderChanged
-    {
-        add => _cluster.LeaderChanged += Adapt(value);
-        remove { /* handlers are not removed individually; the replica lives as long as its actor system */ }
-    }
-
-    private static Action<DotNext.Net.Cluster.ICluster, DotNext.Net.Cluster.IClusterMember?> Adapt(Action<EndPoint?>? handler)
-        => (_, leader) => handler?.Invoke(leader?.EndPoint);
-
-    /// <summary>Waits until some node leads (this one or another), for tests and startup probes.</summary>
-    public Task<bool> WaitForLeaderAsync(TimeSpan timeout, CancellationToken token = default)
-        => _cluster.WaitForLeaderAsync(timeout, token).ContinueWith(t => t.IsCompletedSuccessfully && t.Result is not null,
-            TaskScheduler.Default);
-
     internal JournalStateMachine StateMachine => _stateMachine;
 
     /// <summary>
