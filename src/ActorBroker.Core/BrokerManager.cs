@@ -114,6 +114,7 @@ public sealed class BrokerManager : PersistentActor, IWithTimers
                 _snapshotInProgress = false;
                 DeleteMessages(success.Metadata.SequenceNr);
                 DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+                SnapshotIfDue();
                 return true;
             case SaveSnapshotFailure failure:
                 _snapshotInProgress = false;
@@ -291,7 +292,13 @@ public sealed class BrokerManager : PersistentActor, IWithTimers
 
     private void AfterJournalled()
     {
-        if (++_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotInProgress) return;
+        _eventsSinceSnapshot++;
+        SnapshotIfDue();
+    }
+
+    private void SnapshotIfDue()
+    {
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotInProgress) return;
         _eventsSinceSnapshot = 0;
         _snapshotInProgress = true;
         SaveSnapshot(new RegistrySnapshot(

@@ -1,5 +1,6 @@
 using ActorBroker.Core;
 using ActorBroker.Stomp;
+using ActorBroker.Stomp.Transport;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
@@ -34,7 +35,8 @@ public static class BrokerNode
             string.IsNullOrEmpty(config.GetString("akka.cluster.singleton.use-lease")) ? "none" : config.GetString("akka.cluster.singleton.use-lease"),
             cluster.SelfAddress);
 
-        system.ActorOf(ListenerController.Props(stompSettings, loggerFactory), "stomp-listener");
+        system.ActorOf(RoleLogger.Props(log), "role-logger");
+        system.ActorOf(StompListenerHost.Props(stompSettings, loggerFactory), "stomp-listener");
         system.ActorOf(
             ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.TerminationMessage, singletonSettings),
             SingletonManagerName);

@@ -52,7 +52,7 @@ public static class NodeConfiguration
 
     /// <summary>
     /// Composes the configuration. <paramref name="environment"/> is passed in (not read here) so tests can supply one.
-    /// The data directory is made absolute, so every path derived from it is too.
+    /// The data and shared directories are made absolute, so every path derived from them is too.
     /// </summary>
     public static Config Build(string profileText, IEnumerable<KeyValuePair<string, string>> overrides, IReadOnlyDictionary<string, string?> environment)
     {
@@ -70,8 +70,13 @@ public static class NodeConfiguration
         }
 
         var first = ConfigurationFactory.ParseString(document.ToString());
-        var dataDir = Path.GetFullPath(first.GetString("actorbroker.node.data-dir"));
-        document.Append("actorbroker.node.data-dir = ").AppendLine(Quote(dataDir));
+        foreach (var key in new[] { "actorbroker.node.data-dir", "actorbroker.node.shared-dir" })
+        {
+            var dir = first.GetString(key);
+            if (!string.IsNullOrWhiteSpace(dir))
+                document.Append(key).Append(" = ").AppendLine(Quote(Path.GetFullPath(dir)));
+        }
+
         return ConfigurationFactory.ParseString(document.ToString()).WithFallback(ReferenceConfigs);
     }
 

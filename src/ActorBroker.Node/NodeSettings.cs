@@ -3,7 +3,7 @@ using Akka.Configuration;
 namespace ActorBroker.Node;
 
 /// <summary>The node's own settings (<c>actorbroker.node</c>), read once and validated.</summary>
-public sealed record NodeSettings(string DataDirectory, TimeSpan ShutdownTimeout)
+public sealed record NodeSettings(string DataDirectory, string? SharedDirectory, TimeSpan ShutdownTimeout)
 {
     /// <summary>The actor system name; fixed so seed-node addresses can be derived from host:port alone.</summary>
     public const string SystemName = "actorbroker";
@@ -18,6 +18,15 @@ public sealed record NodeSettings(string DataDirectory, TimeSpan ShutdownTimeout
         var shutdown = node.GetTimeSpan("shutdown-timeout", TimeSpan.FromSeconds(15));
         if (shutdown <= TimeSpan.Zero)
             throw new ConfigurationException($"[actorbroker.node.shutdown-timeout] must be positive, was [{shutdown}]");
-        return new NodeSettings(Path.GetFullPath(dataDir), shutdown);
+        var sharedDir = node.GetString("shared-dir");
+        if (!string.IsNullOrWhiteSpace(sharedDir))
+        {
+            sharedDir = Path.GetFullPath(sharedDir);
+            if (!Directory.Exists(sharedDir))
+                throw new ConfigurationException(
+                    $"[actorbroker.node.shared-dir] {sharedDir} does not exist: mount or create it first (a node never creates the shared directory, so a missing mount cannot turn into a private one)");
+        }
+
+        return new NodeSettings(Path.GetFullPath(dataDir), string.IsNullOrWhiteSpace(sharedDir) ? null : sharedDir, shutdown);
     }
 }

@@ -32,7 +32,17 @@ if (profile is null)
 var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
     .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
 var config = NodeConfiguration.Build(File.ReadAllText(profile), commandLine.Overrides, environment);
-var settings = NodeSettings.Create(config);
+NodeSettings settings;
+try
+{
+    settings = NodeSettings.Create(config);
+}
+catch (Akka.Configuration.ConfigurationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
 Directory.CreateDirectory(settings.DataDirectory);
 
 var builder = Host.CreateApplicationBuilder();

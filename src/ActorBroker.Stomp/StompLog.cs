@@ -12,6 +12,15 @@ internal static partial class StompLog
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "STOMP listener on {EndPoint} stopped, live connections aborted")]
     public static partial void ListenerStopped(ILogger logger, string endPoint);
 
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "STOMP listener could not bind {Host}:{Port}; retrying in {RetryInterval}")]
+    public static partial void ListenerBindFailed(ILogger logger, string host, int port, TimeSpan retryInterval, Exception exception);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "STOMP listener host state change [{From} -> {To}], broker manager {BrokerManager}")]
+    public static partial void ListenerHostStateChanged(ILogger logger, string from, string to, string brokerManager);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "STOMP listener on {EndPoint} failed to stop cleanly")]
+    public static partial void ListenerStopFailed(ILogger logger, string endPoint, Exception exception);
+
     [LoggerMessage(EventId = 200, Level = LogLevel.Debug, Message = "STOMP connection {ConnectionId} opened from {RemoteEndPoint}")]
     public static partial void ConnectionOpened(ILogger logger, string connectionId, string remoteEndPoint);
 

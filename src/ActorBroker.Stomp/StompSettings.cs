@@ -18,9 +18,12 @@ public sealed record StompSettings
     public required int MaxHeaders { get; init; }
     public required int MaxHeaderLength { get; init; }
     public required int MaxInflightSends { get; init; }
+    public required int MaxTransactionFrames { get; init; }
     public required int DefaultPrefetch { get; init; }
     public required TimeSpan ConnectTimeout { get; init; }
+    public required TimeSpan ConfirmTimeout { get; init; }
     public required TimeSpan CloseTimeout { get; init; }
+    public required TimeSpan BindRetryInterval { get; init; }
 
     /// <summary>The "sx" of CONNECTED: how often the server can send heart-beats; zero = never.</summary>
     public required TimeSpan HeartBeatSendInterval { get; init; }
@@ -51,9 +54,12 @@ public sealed record StompSettings
             MaxHeaders = stomp.GetInt("max-headers"),
             MaxHeaderLength = ToInt32(stomp.GetByteSize("max-header-length"), "max-header-length"),
             MaxInflightSends = stomp.GetInt("max-inflight-sends"),
+            MaxTransactionFrames = stomp.GetInt("max-transaction-frames"),
             DefaultPrefetch = stomp.GetInt("default-prefetch"),
             ConnectTimeout = stomp.GetTimeSpan("connect-timeout"),
+            ConfirmTimeout = stomp.GetTimeSpan("confirm-timeout"),
             CloseTimeout = stomp.GetTimeSpan("close-timeout"),
+            BindRetryInterval = stomp.GetTimeSpan("bind-retry-interval"),
             HeartBeatSendInterval = stomp.GetTimeSpan("heartbeat.send-interval"),
             HeartBeatReceiveInterval = stomp.GetTimeSpan("heartbeat.receive-interval"),
             HeartBeatGraceFactor = stomp.GetDouble("heartbeat.grace-factor"),
@@ -77,12 +83,18 @@ public sealed record StompSettings
             throw Invalid("max-header-length", MaxHeaderLength, "64 bytes up to max-frame-size");
         if (MaxInflightSends < 1)
             throw Invalid("max-inflight-sends", MaxInflightSends, "at least 1");
+        if (MaxTransactionFrames < 1)
+            throw Invalid("max-transaction-frames", MaxTransactionFrames, "at least 1");
         if (DefaultPrefetch < 1)
             throw Invalid("default-prefetch", DefaultPrefetch, "at least 1");
         if (ConnectTimeout <= TimeSpan.Zero)
             throw Invalid("connect-timeout", ConnectTimeout, "a positive duration");
+        if (ConfirmTimeout <= TimeSpan.Zero)
+            throw Invalid("confirm-timeout", ConfirmTimeout, "a positive duration");
         if (CloseTimeout <= TimeSpan.Zero)
             throw Invalid("close-timeout", CloseTimeout, "a positive duration");
+        if (BindRetryInterval <= TimeSpan.Zero)
+            throw Invalid("bind-retry-interval", BindRetryInterval, "a positive duration");
         if (HeartBeatSendInterval < TimeSpan.Zero)
             throw Invalid("heartbeat.send-interval", HeartBeatSendInterval, "0 (off) or a positive duration");
         if (HeartBeatReceiveInterval < TimeSpan.Zero)

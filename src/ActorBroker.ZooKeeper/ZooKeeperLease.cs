@@ -32,8 +32,8 @@ public sealed class ZooKeeperLease : StoreLease<int>
     {
         ZooKeeperSettings = zooKeeperSettings;
         Store = store;
-        // The session outlives nothing: closing it on shutdown deletes the lock at once instead of after the timeout.
-        system.RegisterOnTermination(() => store.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5)));
+        // A terminated system stops heart-beating: drop its session like a crash (see ZooKeeperLeaseStore.AbandonAsync).
+        system.RegisterOnTermination(() => store.AbandonAsync().AsTask().Wait(TimeSpan.FromSeconds(5)));
     }
 
     public ZooKeeperLeaseSettings ZooKeeperSettings { get; }

@@ -11,6 +11,7 @@ public sealed class NodeProcess : IAsyncDisposable
 {
     private const int SigTerm = 15, SigCont = 18, SigStop = 19;
     private readonly ProcessHandle _process;
+    private bool _disposed;
 
     private NodeProcess(ProcessHandle process, int stompPort, string dataDirectory)
     {
@@ -97,6 +98,8 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!HasExited)
         {
             ProcessHandle.Signal(Pid, SigCont);

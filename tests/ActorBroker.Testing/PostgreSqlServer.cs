@@ -167,14 +167,22 @@ public class PostgreSqlServer : IAsyncLifetime
 
     // As root: setpriv exec()s the server in place (our child PID is the postmaster); runuser as the fallback forks,
     // which is why the PID is read from postmaster.pid either way.
+    private static readonly string? SetPriv = FindOnPath("setpriv");
+
     private static string AsServiceUser(string program) =>
-        !Environment.IsPrivilegedProcess ? program : File.Exists("/usr/bin/setpriv") ? "/usr/bin/setpriv" : "runuser";
+        !Environment.IsPrivilegedProcess ? program : SetPriv ?? "runuser";
 
     private static IEnumerable<string> AsServiceUserArgs(string program) =>
         !Environment.IsPrivilegedProcess ? []
-        : File.Exists("/usr/bin/setpriv")
+        : SetPriv is not null
             ? ["--reuid", ServiceUser, "--regid", ServiceUser, "--init-groups", "--", program]
             : ["-u", ServiceUser, "--", program];
+
+    private static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+        .Where(dir => dir.Length > 0)
+        .Select(dir => Path.Combine(dir, program))
+        .FirstOrDefault(File.Exists);
 
     /// <summary>
     /// The directory holding <c>initdb</c> and <c>postgres</c>: <c>ACTORBROKER_PG_BIN</c> if set, else PATH, else the
@@ -185,11 +193,8 @@ public class PostgreSqlServer : IAsyncLifetime
         var fromEnv = Environment.GetEnvironmentVariable("ACTORBROKER_PG_BIN");
         if (!string.IsNullOrEmpty(fromEnv)) return fromEnv;
 
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            if (dir.Length > 0 && File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "postgres")))
-                return dir;
-        }
+        if (FindOnPath("initdb") is { } initdb && Path.GetDirectoryName(initdb) is { } dir && File.Exists(Path.Combine(dir, "postgres")))
+            return dir;
 
         const string debianRoot = "/usr/lib/postgresql";
         if (Directory.Exists(debianRoot))

@@ -15,8 +15,23 @@ internal sealed class LeaseHold
     public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
 
     /// <summary>Epoch of the current hold, or null when not held (or no longer valid).</summary>
-    public long? Epoch => IsValid ? Volatile.Read(ref _epoch) : null;
+    public long? Epoch
+    {
+        get
+        {
+            // Validity read on both sides of the epoch: if it changed (heartbeat, or a release and a new grant slipped
+            // in between), read again, so the epoch returned always belongs to the hold that was valid.
+            while (true)
+            {
+                var validUntil = Volatile.Read(ref _validUntil);
+                var epoch = Volatile.Read(ref _epoch);
+                if (Volatile.Read(ref _validUntil) != validUntil) continue;
+                return Stopwatch.GetTimestamp() < validUntil ? epoch : null;
+            }
+        }
+    }
 
+    /// <summary>Called by the lease actor only (single writer), after the record was written.</summary>
     public void Grant(long epoch, long validUntil)
     {
         Volatile.Write(ref _epoch, epoch);

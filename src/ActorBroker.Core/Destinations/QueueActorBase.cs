@@ -112,6 +112,7 @@ internal abstract class QueueActorBase : PersistentActor
                 _snapshotInProgress = false;
                 DeleteMessages(success.Metadata.SequenceNr);
                 DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+                SnapshotIfDue(); // events journalled while this one was being saved
                 return true;
             case SaveSnapshotFailure failure:
                 _snapshotInProgress = false;
@@ -135,6 +136,7 @@ internal abstract class QueueActorBase : PersistentActor
 
     protected virtual void HandleSubscribe(Subscribe subscribe)
     {
+        if (Sender.IsNobody()) return; // deliveries would go to dead letters and fill the prefetch forever
         if (State.FindConsumer(Sender, subscribe.SubscriptionId) is not null)
         {
             Sender.Tell(new SubscribeRejected(subscribe.SubscriptionId, $"subscription id [{subscribe.SubscriptionId}] is already in use on {Describe}"));
@@ -301,7 +303,18 @@ internal abstract class QueueActorBase : PersistentActor
     /// <summary>Called from every persist handler: snapshot every snapshot-every events.</summary>
     private void AfterJournalled()
     {
-        if (++_eventsSinceSnapshot < Settings.SnapshotEvery || _snapshotInProgress) return;
+        _eventsSinceSnapshot++;
+        SnapshotIfDue();
+    }
+
+    /// <summary>
+    /// Saves a snapshot when snapshot-every events were journalled since the last one. Safe in a persist handler
+    /// and between commands alike: LastSequenceNr advances only as each event's handler runs, so the state
+    /// always holds exactly the events up to it.
+    /// </summary>
+    private void SnapshotIfDue()
+    {
+        if (_eventsSinceSnapshot < Settings.SnapshotEvery || _snapshotInProgress) return;
         _eventsSinceSnapshot = 0;
         _snapshotInProgress = true;
         SaveSnapshot(State.ToSnapshot());

@@ -66,8 +66,6 @@ internal sealed class QueueState
 
     public int PendingCount => _pending.Count;
 
-    public int MessageCount => _pending.Count + _settling.Count + _consumers.Sum(c => c.Unacked.Count);
-
     public IReadOnlyList<QueueConsumer> Consumers => _consumers;
 
     /// <summary>Reserves <paramref name="count"/> consecutive seqs for messages about to be enqueued.</summary>
@@ -229,6 +227,8 @@ internal sealed class QueueState
     /// <summary>
     /// After replay: every message at or below the recovered mark may have been delivered before the
     /// crash, so it is flagged redelivered. New messages get seqs above the mark, so they are never flagged.
+    /// False positives: the mark runs up to redelivery-mark-window - 1 seqs ahead of the last delivery, so at
+    /// most that many never-delivered messages are flagged redelivered after a crash (never a false negative).
     /// </summary>
     public void CompleteRecovery()
     {

@@ -130,6 +130,7 @@ internal sealed class Topic : ReceiveActor
 
     private void HandleSubscribe(Subscribe subscribe)
     {
+        if (Sender.IsNobody()) return;
         if (_subscribers.Exists(s => s.Session.Equals(Sender) && s.SubscriptionId == subscribe.SubscriptionId))
         {
             Sender.Tell(new SubscribeRejected(subscribe.SubscriptionId, $"subscription id [{subscribe.SubscriptionId}] is already in use on topic [{_name}]"));

@@ -85,7 +85,7 @@ public sealed record AckConfirmed(long CorrelationId);
 public sealed record Nack(string SubscriptionId, IReadOnlyList<long> DeliveryTags, long CorrelationId);
 
 /// <summary>
-/// Broker manager → local EventStream, from PreStart. The node opens its client listeners and
+/// Broker manager → local EventStream, once it recovered its registry and started every destination. The node opens its client listeners and
 /// hands <paramref name="BrokerManager"/> to every new session.
 /// </summary>
 public sealed record BrokerManagerStarted(IActorRef BrokerManager);

@@ -24,9 +24,12 @@ public enum StompErrorKind : byte
     UnknownMessage,
     UnknownTransaction,
     DuplicateTransaction,
+    TransactionTooLarge,
     BrokerRejected,
     HeartBeatTimeout,
     ConnectTimeout,
+    BrokerTimeout,
+    SubscriptionLost,
 }
 
 /// <summary>

@@ -25,6 +25,7 @@ public sealed class StompConnectionHandler : ConnectionHandler
     private readonly IActorRef _brokerManager;
     private readonly MessageIdGenerator _messageIds;
     private readonly ILogger _logger;
+    private long _connectionCount;
 
     public StompConnectionHandler(StompSettings settings, ActorSystem system, IActorRef brokerManager, MessageIdGenerator messageIds, ILoggerFactory loggerFactory)
     {
@@ -41,7 +42,7 @@ public sealed class StompConnectionHandler : ConnectionHandler
         StompLog.ConnectionOpened(_logger, stomp.ConnectionId, stomp.RemoteEndPoint);
 
         var session = _system.ActorOf(StompSession.Props(_settings, stomp, _brokerManager, _messageIds, _logger),
-            "stomp-session-" + Uri.EscapeDataString(connection.ConnectionId));
+            $"stomp-session-{Interlocked.Increment(ref _connectionCount)}-{Uri.EscapeDataString(connection.ConnectionId)}");
         using var stopReading = new CancellationTokenSource();
         var writer = WriteLoopAsync(connection, stomp, session, stopReading);
 
@@ -58,6 +59,7 @@ public sealed class StompConnectionHandler : ConnectionHandler
         }
 
         await writer;
+        StompLog.ConnectionClosed(_logger, stomp.ConnectionId, reason);
     }
 
     /// <summary>Parses complete frames from a window of at most max-frame-size; always AdvanceTo in finally.</summary>
@@ -86,8 +88,14 @@ public sealed class StompConnectionHandler : ConnectionHandler
                         if (StompFrameParser.TryParseFrame(ref window, limits, out var frame))
                         {
                             buffer = buffer.Slice(window.Start);
-                            if (frame.Command == StompCommand.Send)
-                                await stomp.SendPermits.WaitAsync(stopReading); // back-pressure: stop reading while too many SENDs are unconfirmed
+                            if (frame.Command == StompCommand.Send && !stomp.SendPermits.Wait(0))
+                            {
+                                // Back-pressure: stop reading while too many SENDs are unconfirmed.
+                                stomp.PauseReading();
+                                await stomp.SendPermits.WaitAsync(stopReading);
+                                stomp.ResumeReading();
+                            }
+
                             session.Tell(new FrameReceived(frame));
                             continue;
                         }
@@ -122,9 +130,14 @@ public sealed class StompConnectionHandler : ConnectionHandler
         {
             return "closed by the server";
         }
-        catch (Exception error) when (error is ConnectionResetException or ConnectionAbortedException or IOException or InvalidOperationException)
+        catch (Exception error) when (error is ConnectionResetException or ConnectionAbortedException or IOException)
         {
             return $"connection lost: {error.Message}";
+        }
+        catch (Exception error)
+        {
+            StompLog.TransportFailure(_logger, stomp.ConnectionId, error);
+            return $"transport failure: {error.GetType().Name}";
         }
     }
 
@@ -162,9 +175,9 @@ public sealed class StompConnectionHandler : ConnectionHandler
                     break;
             }
         }
-        catch (Exception error) when (error is ConnectionResetException or ConnectionAbortedException or IOException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception error) when (error is ConnectionResetException or ConnectionAbortedException or IOException or ObjectDisposedException)
         {
-            StompLog.ConnectionClosed(_logger, stomp.ConnectionId, $"write failed: {error.Message}");
+            // The client is gone; the read loop sees it too and reports the close.
         }
         catch (Exception error)
         {

@@ -15,7 +15,7 @@ internal abstract class PendingRequest(int xid, OpCode op, string? path, long se
     /// still held the session at that instant.</summary>
     public long SentTimestamp { get; } = sentTimestamp;
 
-    /// <summary>Completes with the reply; parse errors propagate to the caller (the connection is then corrupt).</summary>
+    /// <summary>Completes with the reply; decoding errors also propagate to the caller (the connection is then corrupt).</summary>
     public abstract void Complete(ZooKeeperErrorCode error, ref JuteReader reader);
 
     public abstract void Fail(Exception reason);
@@ -26,11 +26,19 @@ internal sealed class PendingRequest<T>(
     : PendingRequest(xid, op, path, sentTimestamp)
 {
     private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenRegistration _cancellation;
 
     public Task<T> Task => _result.Task;
 
+    /// <summary>Lets the caller stop waiting; the reply, when it comes, is still consumed and dropped.</summary>
+    public void CancelWith(CancellationToken token)
+    {
+        if (token.CanBeCanceled) _cancellation = token.Register(() => _result.TrySetCanceled(token));
+    }
+
     public override void Complete(ZooKeeperErrorCode error, ref JuteReader reader)
     {
+        _cancellation.Dispose();
         if (error != ZooKeeperErrorCode.Ok && error != acceptedError)
         {
             _result.TrySetException(ZooKeeperException.FromServer(error, Path, Op.ToString()));
@@ -41,6 +49,12 @@ internal sealed class PendingRequest<T>(
         {
             value = parser(error, ref reader);
         }
+        catch (ZooKeeperException e) when (e is not ZooKeeperProtocolException)
+        {
+            // A failure the server reported inside the body (a rolled-back multi): this request's error only.
+            _result.TrySetException(e);
+            return;
+        }
         catch (Exception e)
         {
             _result.TrySetException(e);
@@ -49,7 +63,9 @@ internal sealed class PendingRequest<T>(
         _result.TrySetResult(value);
     }
 
-    public override void Fail(Exception reason) => _result.TrySetException(reason);
-
-    public void Cancel(CancellationToken token) => _result.TrySetCanceled(token);
+    public override void Fail(Exception reason)
+    {
+        _cancellation.Dispose();
+        _result.TrySetException(reason);
+    }
 }

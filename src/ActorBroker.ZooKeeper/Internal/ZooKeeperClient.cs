@@ -197,19 +197,40 @@ internal sealed class ZooKeeperClient : IConnectionOwner, IAsyncDisposable
             }, cancel);
     }
 
-    /// <summary>Closes the session (its ephemeral nodes are deleted at once) and the connection. Idempotent.</summary>
-    public Task CloseAsync()
+    /// <summary>
+    /// Applies all <paramref name="ops"/> atomically, or none: a failing operation throws the typed exception of its
+    /// error code, naming the operation's index and path.
+    /// </summary>
+    public Task<List<ZooKeeperOpResult>> MultiAsync(IReadOnlyList<ZooKeeperOp> ops, CancellationToken cancel = default)
     {
-        lock (_stateLock) _closeTask ??= CloseCoreAsync();
-        return _closeTask;
+        if (ops.Count == 0) return Task.FromResult(new List<ZooKeeperOpResult>());
+        Func<string, string> toServer = _connectString.ToServerPath, fromServer = _connectString.FromServerPath;
+        foreach (var op in ops) toServer(op.Path); // validate before anything is sent
+        return Submit(OpCode.Multi, null, w => MultiCodec.WriteRequest(w, ops, toServer),
+            (ZooKeeperErrorCode _, ref JuteReader r) => MultiCodec.ReadResponse(ref r, ops, fromServer), cancel);
     }
+
+    /// <summary>Closes the session (its ephemeral nodes are deleted at once) and the connection. Idempotent.</summary>
+    public Task CloseAsync() => Shutdown(endSession: true);
+
+    /// <summary>
+    /// Drops the connection without ending the session, as a crashed process would: the server keeps the session,
+    /// and its ephemeral nodes, until the session timeout runs out. Idempotent (the first of close/abandon wins).
+    /// </summary>
+    public Task AbandonAsync() => Shutdown(endSession: false);
 
     public ValueTask DisposeAsync() => new(CloseAsync());
 
-    private async Task CloseCoreAsync()
+    private Task Shutdown(bool endSession)
+    {
+        lock (_stateLock) _closeTask ??= ShutdownCoreAsync(endSession);
+        return _closeTask;
+    }
+
+    private async Task ShutdownCoreAsync(bool endSession)
     {
         var connection = _connection;
-        if (connection is not null && State == ZooKeeperConnectionState.Connected)
+        if (endSession && connection is not null && State == ZooKeeperConnectionState.Connected)
         {
             try
             {
@@ -223,7 +244,7 @@ internal sealed class ZooKeeperClient : IConnectionOwner, IAsyncDisposable
             }
         }
         _closing.Cancel();
-        _connection?.Abort(new ConnectionLossException("Client closed"));
+        _connection?.Abort(new ConnectionLossException(endSession ? "Client closed" : "Client abandoned its session"));
         await _sessionLoop.ConfigureAwait(false);
         SetState(ZooKeeperConnectionState.Closed);
         _events.Writer.TryComplete();
@@ -267,20 +288,28 @@ internal sealed class ZooKeeperClient : IConnectionOwner, IAsyncDisposable
                 SetState(ZooKeeperConnectionState.Expired);
                 return;
             }
-            catch (Exception e) when (!_closing.IsCancellationRequested)
+            catch (Exception) when (_closing.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
             {
                 Log($"connect to [{server}] failed: {e.Message}");
+                // A pause only after every server failed once: the next one may be up right away.
                 if (++failuresInARow % servers.Count == 0)
                     await Delay(TimeSpan.FromMilliseconds(Math.Min(MaxReconnectBackoff.TotalMilliseconds, 50 * failuresInARow / servers.Count)));
                 continue;
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
 
             failuresInARow = 0;
             _connection = connection;
+            if (_closing.IsCancellationRequested)
+            {
+                // Close started while this connection was being opened and could not see it: abort it here.
+                connection.Abort(new ConnectionLossException("Client closed"));
+                _connection = null;
+                return;
+            }
             SetState(ZooKeeperConnectionState.Connected);
             var reason = await connection.Closed.ConfigureAwait(false);
             _connection = null;

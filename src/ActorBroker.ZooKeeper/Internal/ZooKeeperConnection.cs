@@ -34,6 +34,7 @@ internal sealed class ZooKeeperConnection
     private readonly object _pendingLock = new();
     private readonly Dictionary<int, PendingRequest> _pending = new();
     private readonly Queue<long> _pingsInFlight = new();
+    private readonly TaskCompletionSource<Exception> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _maxFrameLength;
     private Exception? _abortReason;
     private long _lastReceived;
@@ -53,8 +54,6 @@ internal sealed class ZooKeeperConnection
 
     /// <summary>Completes (never faults) when the connection is gone, with the reason.</summary>
     public Task<Exception> Closed => _closed.Task;
-
-    private readonly TaskCompletionSource<Exception> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
     /// Connects and performs the session handshake (ConnectRequest/ConnectResponse, which have no request or
@@ -111,7 +110,7 @@ internal sealed class ZooKeeperConnection
             if (_abortReason is not null) return Task.FromException<T>(LossOf(op, path, _abortReason));
             _pending.Add(xid, request);
         }
-        if (cancel.CanBeCanceled) cancel.Register(() => request.Cancel(cancel));
+        request.CancelWith(cancel);
         _ = WriteRequestAsync(xid, op, writeBody);
         return request.Task;
     }

@@ -44,8 +44,8 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
 
     public string Incarnation { get; }
 
-    /// <summary>The session currently used, for tests and diagnostics (0 when none).</summary>
-    public long SessionId => _client?.SessionId ?? 0;
+    /// <summary>The session currently used, or null (tests and diagnostics).</summary>
+    internal ZooKeeperClient? SessionForTests => _client;
 
     public async Task<LeaseRecord<int>> ReadAsync(CancellationToken cancellationToken)
     {
@@ -75,6 +75,9 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         }
 
         await EnsureParentsAsync(client, cancellationToken);
+        // From here the lock may exist even if no answer arrives (a lost reply, an abandoned call): count as holding,
+        // so the watchdog closes the session unless heartbeats follow, instead of leaving an orphan lock behind.
+        Volatile.Write(ref _lastHolderActivity, Stopwatch.GetTimestamp());
         try
         {
             var (_, stat) = await client.Create2Async(_lockPath, _recordData, CreateMode.Ephemeral, cancellationToken);
@@ -83,7 +86,15 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         }
         catch (NodeExistsException)
         {
+            Volatile.Write(ref _lastHolderActivity, 0);
             return CasResult<int>.Conflict(await ReadRecordAsync(client, cancellationToken));
+        }
+        catch (NoNodeException)
+        {
+            // The lease's parent znode was deleted behind our back: recreate it on the next attempt.
+            Volatile.Write(ref _lastHolderActivity, 0);
+            _parentsExist = false;
+            throw;
         }
     }
 
@@ -134,16 +145,35 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         {
             return false;
         }
+        catch (Exception e)
+        {
+            // Unknown outcome, and this live session would keep the lock for as long as it reconnects: end the
+            // session (or, if the server is unreachable, let it expire) so the lock goes within session-timeout.
+            _log.Warning("ZooKeeper lease [{0}] owner [{1}]: release failed ({2}), closing session 0x{3:x} to free the lock",
+                _lockPath, Owner, e.Message, client.SessionId);
+            _ = client.CloseAsync();
+            throw;
+        }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Closes the session: a lock still held is deleted at once.</summary>
+    public ValueTask DisposeAsync() => ShutdownAsync(endSession: true);
+
+    /// <summary>
+    /// Drops the connection but leaves the session to expire on the server, as a crash would. Used when the actor
+    /// system terminates: a node that goes away without releasing is treated like a crashed one (the lock stays for
+    /// session-timeout), never handed over earlier than the contract promises. Release() deletes the lock at once.
+    /// </summary>
+    public ValueTask AbandonAsync() => ShutdownAsync(endSession: false);
+
+    private async ValueTask ShutdownAsync(bool endSession)
     {
         await _watchdog.DisposeAsync();
         await _sessionGate.WaitAsync();
         try
         {
             _disposed = true;
-            if (_client is { } client) await client.CloseAsync();
+            if (_client is { } client) await (endSession ? client.CloseAsync() : client.AbandonAsync());
             _client = null;
         }
         finally

@@ -237,6 +237,31 @@ public abstract class JournalConformanceSpec : Akka.TestKit.Xunit2.TestKit
         AssertReplayed(Replay().Events, 1, 2, 3, 4, 5);
     }
 
+    // ---------------------------------------------------------------- end to end
+
+    [Fact(DisplayName = "A persistent actor recovers from its latest snapshot plus the events persisted after it")]
+    public void PersistentActorRecovers()
+    {
+        var pid = "actor-" + Pid;
+        var first = Sys.ActorOf(Props.Create(() => new ListActor(pid)));
+        foreach (var item in new[] { "a", "b", "c" }) { first.Tell(item, TestActor); ExpectMsg("ok:" + item); }
+        first.Tell("snap", TestActor);
+        AwaitAssert(() => Assert.NotNull(Load(SnapshotSelectionCriteria.Latest, pid: pid).Snapshot), TimeSpan.FromSeconds(15));
+        foreach (var item in new[] { "d", "e" }) { first.Tell(item, TestActor); ExpectMsg("ok:" + item); }
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+
+        var second = Sys.ActorOf(Props.Create(() => new ListActor(pid)));
+        second.Tell("state", TestActor);
+        ExpectMsg("a,b,c,d,e");
+        second.Tell("f", TestActor);
+        ExpectMsg("ok:f");
+        var (events, highest) = Replay(pid: pid);
+        Assert.Equal(["a", "b", "c", "d", "e", "f"], events.Select(e => (string)e.Payload));
+        Assert.Equal(6, highest);
+    }
+
     // ---------------------------------------------------------------- snapshot store
 
     private LoadSnapshotResult Load(SnapshotSelectionCriteria criteria, long toSequenceNr = long.MaxValue, string? pid = null)

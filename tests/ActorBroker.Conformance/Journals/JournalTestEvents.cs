@@ -21,3 +21,36 @@ public sealed class RefusingSerializer(ExtendedActorSystem system) : Serializer(
     public override object FromBinary(byte[] bytes, Type? type) =>
         throw new System.Runtime.Serialization.SerializationException("RefusingSerializer never wrote anything");
 }
+
+/// <summary>
+/// A persistent actor for the end-to-end case: appends strings, snapshots on "snap", answers "state" with its
+/// recovered list. Checks the plugin together with Akka's Eventsourced recovery (snapshot, then later events).
+/// </summary>
+public sealed class ListActor : Akka.Persistence.UntypedPersistentActor
+{
+    private List<string> _items = [];
+
+    public ListActor(string persistenceId) => PersistenceId = persistenceId;
+
+    public override string PersistenceId { get; }
+
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case Akka.Persistence.SnapshotOffer { Snapshot: string[] items }: _items = [.. items]; break;
+            case string item: _items.Add(item); break;
+        }
+    }
+
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            case "state": Sender.Tell(string.Join(",", _items)); break;
+            case "snap": SaveSnapshot(_items.ToArray()); break;
+            case Akka.Persistence.SaveSnapshotSuccess: break;
+            case string item: Persist(item, i => { _items.Add(i); Sender.Tell("ok:" + i); }); break;
+        }
+    }
+}

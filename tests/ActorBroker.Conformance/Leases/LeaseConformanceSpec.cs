@@ -66,6 +66,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
             var second = new long?[leases.Length];
             while (!stop.IsCancellationRequested)
             {
+                Thread.Yield(); // a polite spin: the machine has two cores
                 for (var i = 0; i < leases.Length; i++) first[i] = leases[i].HeldEpoch;
                 for (var i = 0; i < leases.Length; i++) second[i] = leases[i].HeldEpoch;
                 for (var i = 0; i < leases.Length; i++)
@@ -147,14 +148,14 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         var successor = StartNode().Lease;
         var timing = successor.Timing;
         Assert.True(await holder.Lease.Acquire());
-        await Task.Delay(timing.HeartbeatInterval * 3); // a few heartbeats in, like a holder that has been running
+        await Task.Delay(timing.HeartbeatInterval * 3.5); // a few heartbeats in, between two ticks, like a holder that has been running
 
         var crashedAt = Stopwatch.GetTimestamp();
         await holder.System.Terminate(); // no Release: the record stays until it expires
 
         var takeover = await AcquireWithinAsync(successor, timing.HeartbeatTimeout * 4 + TimeSpan.FromSeconds(5));
         var elapsed = Stopwatch.GetElapsedTime(crashedAt, takeover);
-        Output.WriteLine($"crash -> takeover: {elapsed.TotalMilliseconds:F0} ms (TTL {timing.HeartbeatTimeout.TotalMilliseconds} ms, " +
+        Output.WriteLine($"{GetType().Name}: crash -> takeover: {elapsed.TotalMilliseconds:F0} ms (TTL {timing.HeartbeatTimeout.TotalMilliseconds} ms, " +
                          $"heartbeat {timing.HeartbeatInterval.TotalMilliseconds} ms)");
 
         // The last heartbeat may have started up to one interval (plus its own latency) before the crash.
@@ -175,7 +176,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         {
             var (at, reason) = await lost.Task.WaitAsync(holder.Timing.HeartbeatTimeout * 4 + TimeSpan.FromSeconds(5));
             var elapsed = Stopwatch.GetElapsedTime(outageAt, at);
-            Output.WriteLine($"outage -> lease-lost callback: {elapsed.TotalMilliseconds:F0} ms ({reason.Message})");
+            Output.WriteLine($"{GetType().Name}: outage -> lease-lost callback: {elapsed.TotalMilliseconds:F0} ms ({reason.Message})");
             Assert.False(holder.CheckLease());
             Assert.Null(holder.HeldEpoch);
             // The last successful heartbeat started before the outage, so the TTL since then has not run out yet.
@@ -229,7 +230,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
 
         Assert.True(lost.Task.IsCompleted, "the frozen holder was not told before the takeover");
         var lostAt = await lost.Task;
-        Output.WriteLine($"freeze -> lost callback {Stopwatch.GetElapsedTime(frozenAt, lostAt).TotalMilliseconds:F0} ms, " +
+        Output.WriteLine($"{GetType().Name}: freeze -> lost callback {Stopwatch.GetElapsedTime(frozenAt, lostAt).TotalMilliseconds:F0} ms, " +
                          $"-> takeover {Stopwatch.GetElapsedTime(frozenAt, takeover).TotalMilliseconds:F0} ms");
         Assert.True(lostAt < takeover);
         Assert.False(holder.CheckLease());
@@ -239,6 +240,32 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         // Thawed, the old holder stays out: its next acquire finds the lease held.
         await holder.SetHeartbeatPausedAsync(false);
         Assert.False(await holder.Acquire());
+    }
+
+    [Fact(DisplayName = "Lease store should serve acquire and release round trips far faster than heart-beats need")]
+    public async Task MeasuresStoreThroughput()
+    {
+        var lease = StartNode().Lease;
+        Assert.True(await lease.Acquire()); // first use creates tables / files
+        Assert.True(await lease.Release());
+
+        var cycles = 0;
+        var started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(2))
+        {
+            Assert.True(await lease.Acquire());
+            Assert.True(await lease.Release());
+            cycles++;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var operationsPerSecond = cycles * 3 / elapsed.TotalSeconds; // read + conditional write + release write
+        Output.WriteLine($"{GetType().Name}: {cycles} acquire/release cycles in {elapsed.TotalMilliseconds:F0} ms: " +
+                         $"{operationsPerSecond:F0} store operations/s from one node; a holder needs " +
+                         $"{1 / lease.Timing.HeartbeatInterval.TotalSeconds:F1}/s");
+        // Generous floor for a loaded 2-core machine: ten times what one heart-beating holder needs.
+        Assert.True(operationsPerSecond > 10 / lease.Timing.HeartbeatInterval.TotalSeconds,
+            $"only {operationsPerSecond:F0} store operations/s");
     }
 
     [Fact(DisplayName = "Lease should refuse to start with a clear error when heartbeat-interval plus safety-margin reach the TTL")]

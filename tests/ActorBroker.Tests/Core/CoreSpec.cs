@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace ActorBroker.Tests.Core;
 
 /// <summary>
-/// Base of the broker core actor specs: an ActorSystem with Akka's in-memory journal and snapshot store
+/// Base of the broker core actor specs: an ActorSystem with in-memory journal and snapshot store
 /// (one per spec, so specs never share state), the core's reference.conf, and helpers that play the session.
 /// </summary>
 public abstract class CoreSpec : Akka.TestKit.Xunit2.TestKit
@@ -17,11 +17,12 @@ public abstract class CoreSpec : Akka.TestKit.Xunit2.TestKit
     protected static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     protected static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
 
+    // In-memory stores that keep what the serializer produced, so every spec exercises the binary format.
     private static readonly Config SpecConfig = ConfigurationFactory.ParseString("""
         akka.loglevel = WARNING
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """);
+        akka.persistence.journal.plugin = "akka.persistence.journal.gated"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.serializing"
+        """).WithFallback(ConfigurationFactory.ParseString(GatedJournal.ConfigText));
 
     private readonly MessageIdGenerator _ids = new("spec");
     private long _lastCorrelationId;
@@ -80,7 +81,7 @@ public abstract class CoreSpec : Akka.TestKit.Xunit2.TestKit
     /// <summary>Payloads the journal holds for a persistence id, by asking the journal directly.</summary>
     protected IReadOnlyList<object> JournalEvents(string persistenceId, string? journalPluginId = null)
     {
-        var journal = Persistence.Instance.Apply(Sys).JournalFor(journalPluginId);
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(journalPluginId);
         var probe = CreateTestProbe();
         journal.Tell(new ReplayMessages(0, long.MaxValue, long.MaxValue, persistenceId, probe.Ref));
         var events = new List<object>();

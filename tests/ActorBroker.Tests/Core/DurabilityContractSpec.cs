@@ -1,6 +1,7 @@
 using ActorBroker.Core;
 using ActorBroker.Core.Destinations;
 using ActorBroker.Core.Protocol;
+using Akka.Actor;
 using Akka.Configuration;
 using Xunit;
 using Xunit.Abstractions;
@@ -18,7 +19,7 @@ public sealed class DurabilityContractSpec : CoreSpec
     }
 
     private DurabilityContractSpec(ITestOutputHelper output, string systemName)
-        : base(output, ConfigurationFactory.ParseString(GatedJournal.ConfigText), systemName)
+        : base(output, systemName: systemName)
     {
         _gate = GatedJournal.GateFor(systemName);
         Settings = BrokerSettings.Create(ConfigurationFactory.ParseString($"actorbroker.broker.journal-plugin-id = \"{GatedJournal.PluginId}\""));
@@ -70,5 +71,103 @@ public sealed class DurabilityContractSpec : CoreSpec
         consumer.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
         _gate.Open();
         consumer.ExpectMsg<AckConfirmed>(a => a.CorrelationId == 9, Timeout);
+    }
+
+    [Fact(DisplayName = "A topic confirms a persistent send only after its durable subscription journalled it")]
+    public void TopicConfirmsAfterDurableSubscriptionsStored()
+    {
+        var manager = StartManager(Settings);
+        var (session, producer) = (CreateTestProbe(), CreateTestProbe());
+        var news = Destination.Topic("news");
+        var durable = Subscribe(manager, session, news, "d", clientId: "c1", durableName: "feed");
+        durable.Tell(new Unsubscribe("d"), session.Ref);
+
+        _gate.Close();
+        manager.Tell(new Send(Message(news, "stored first"), 4), producer.Ref);
+        producer.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        _gate.Open();
+        producer.ExpectMsg<SendConfirmed>(c => c.CorrelationId == 4, Timeout);
+    }
+
+    [Fact(DisplayName = "A queue stopped by a journal failure is restarted by the manager and recovers its messages")]
+    public async Task ManagerRestartsFailedDestination()
+    {
+        var manager = StartManager(Settings with { DestinationRestartDelay = TimeSpan.FromMilliseconds(200) });
+        var (producer, consumer) = (CreateTestProbe(), CreateTestProbe());
+        SendConfirmed(manager, producer, Message(Orders, "kept"));
+        var failed = producer.LastSender;
+        var watcher = CreateTestProbe();
+        watcher.Watch(failed);
+
+        _gate.FailWrites = true;
+        manager.Tell(new Send(Message(Orders, "lost"), 2), producer.Ref);
+        producer.ExpectMsg<SendRejected>(r => r.CorrelationId == 2, Timeout);
+        watcher.ExpectTerminated(failed, Timeout);
+        _gate.FailWrites = false;
+
+        await AwaitAssertAsync(async () =>
+        {
+            var current = await Sys.ActorSelection(failed.Path).ResolveOne(Timeout);
+            Assert.NotEqual(failed, current);
+        }, Timeout, TimeSpan.FromMilliseconds(50));
+
+        Subscribe(manager, consumer, Orders, "s");
+        ExpectDeliver(consumer, "kept");
+        consumer.ExpectNoMsg(Quiet);
+    }
+
+    [Fact(DisplayName = "Concurrent sends from many producers are grouped into a few journal writes, each confirmed")]
+    public void GroupsConcurrentSends()
+    {
+        var queue = Sys.ActorOf(Queue.Props("orders", Settings));
+        var producers = Enumerable.Range(0, 10).Select(_ => CreateTestProbe()).ToList();
+        SendConfirmed(queue, producers[0], Message(Orders, "warm-up"));
+
+        _gate.Close();
+        var writesBefore = _gate.Writes;
+        for (var i = 0; i < 200; i++)
+            queue.Tell(new Send(Message(Orders, $"m{i}"), 1000 + i), producers[i % 10].Ref);
+        _gate.Open();
+
+        foreach (var producer in producers)
+            Assert.Equal(20, producer.ReceiveN(20, Timeout).OfType<SendConfirmed>().Count());
+        var writes = _gate.Writes - writesBefore;
+        Assert.InRange(writes, 1, 10);
+        Output?.WriteLine($"200 concurrent sends took {writes} journal writes");
+    }
+
+    [Fact(DisplayName = "Snapshots taken while journal writes are in flight lose and duplicate nothing on recovery")]
+    public void SnapshotsDuringInFlightWritesAreConsistent()
+    {
+        var settings = Settings with { SnapshotEvery = 5 };
+        var queue = Sys.ActorOf(Queue.Props("orders", settings));
+        var producers = Enumerable.Range(0, 5).Select(_ => CreateTestProbe()).ToList();
+        SendConfirmed(queue, producers[0], Message(Orders, "m-first"));
+
+        _gate.Close();
+        for (var i = 0; i < 50; i++)
+            queue.Tell(new Send(Message(Orders, $"m{i:D2}"), 2000 + i), producers[i % 5].Ref);
+        _gate.Open();
+        foreach (var producer in producers)
+            Assert.Equal(10, producer.ReceiveN(10, Timeout).OfType<SendConfirmed>().Count());
+        AwaitAssert(() => Assert.True(JournalEvents(Queue.PersistenceIdFor("orders")).Count < 5, "journal truncated up to a snapshot"),
+            Timeout, TimeSpan.FromMilliseconds(50));
+
+        StopAndWait(queue);
+        var restarted = Sys.ActorOf(Queue.Props("orders", settings));
+        var consumer = CreateTestProbe();
+        Subscribe(restarted, consumer, Orders, "s", prefetch: 100);
+        var bodies = consumer.ReceiveN(51, Timeout).Cast<Deliver>().Select(BodyOf).ToList();
+        Assert.Equal(new[] { "m-first" }.Concat(Enumerable.Range(0, 50).Select(i => $"m{i:D2}")), bodies);
+        consumer.ExpectNoMsg(Quiet);
+    }
+
+    private IActorRef StartManager(BrokerSettings settings)
+    {
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events.Ref, typeof(BrokerManagerStarted));
+        var manager = Sys.ActorOf(BrokerManager.Props(settings), "broker");
+        events.ExpectMsg<BrokerManagerStarted>(Timeout);
+        return manager;
     }
 }

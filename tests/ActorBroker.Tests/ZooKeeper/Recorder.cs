@@ -28,8 +28,8 @@ internal sealed class Recorder<T>
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
-            var found = _seen.FirstOrDefault(match);
-            if (found is not null && _seen.Any(match)) return Task.FromResult(found);
+            var index = _seen.FindIndex(item => match(item));
+            if (index >= 0) return Task.FromResult(_seen[index]);
             _waiters.Add((match, done));
         }
         return Within(done.Task, timeout, what);

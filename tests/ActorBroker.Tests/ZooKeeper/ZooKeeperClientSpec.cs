@@ -102,6 +102,30 @@ public sealed class ZooKeeperClientSpec(ZooKeeperServerFixture fixture) : IAsync
         await _client.DeleteAsync(path, current.Stat.Version);
     }
 
+    [Fact(DisplayName = "A multi applies all its operations atomically, or none with the failing one's typed error")]
+    public async Task MultiIsAtomic()
+    {
+        var results = await _client.MultiAsync(
+        [
+            new ZooKeeperOp.Create($"{_ns}/m", Bytes("0"), CreateMode.Persistent),
+            new ZooKeeperOp.Create($"{_ns}/m/child", Bytes(""), CreateMode.Ephemeral),
+            new ZooKeeperOp.SetData($"{_ns}/m", Bytes("1"), Version: 0),
+            new ZooKeeperOp.Check($"{_ns}/m", Version: 1),
+        ]);
+        Assert.Equal([ZooKeeperOpKind.Create, ZooKeeperOpKind.Create, ZooKeeperOpKind.SetData, ZooKeeperOpKind.Check], results.Select(r => r.Op));
+        Assert.Equal($"{_ns}/m/child", results[1].Path);
+        Assert.Equal(_client.SessionId, (await _client.ExistsAsync($"{_ns}/m/child"))!.EphemeralOwner);
+        Assert.Equal(1, results[2].Stat!.Version);
+
+        var failure = await Assert.ThrowsAsync<BadVersionException>(() => _client.MultiAsync(
+        [
+            new ZooKeeperOp.Delete($"{_ns}/m/child"),
+            new ZooKeeperOp.Check($"{_ns}/m", Version: 0),
+        ]));
+        Assert.Equal($"{_ns}/m", failure.Path);
+        Assert.NotNull(await _client.ExistsAsync($"{_ns}/m/child")); // the delete before the failed check was rolled back
+    }
+
     [Fact(DisplayName = "Closing a session deletes its ephemeral nodes at once")]
     public async Task EphemeralRemovedAfterClose()
     {
@@ -185,6 +209,26 @@ public sealed class ZooKeeperClientSpec(ZooKeeperServerFixture fixture) : IAsync
         await client.WaitForConnectedAsync(Patience);
         Assert.Equal(sessionId, client.SessionId);
         Assert.NotNull(await client.ExistsAsync(_ns));
+    }
+
+    [Fact(DisplayName = "A server that stops answering is given up after two thirds of the session timeout and the session resumes")]
+    public async Task SilentServerIsAbandoned()
+    {
+        var proxy = Track(new TcpFaultProxy(fixture.Server.ClientPort));
+        var states = new Recorder<ZooKeeperConnectionState>();
+        var client = await Connect(proxy.ConnectString, states, TimeSpan.FromSeconds(3));
+        var sessionId = client.SessionId;
+
+        var frozenAt = DateTime.UtcNow;
+        proxy.Freeze(); // the TCP connection stays open, nothing comes back: only the ping deadline can notice
+        await states.WaitFor(s => s == ZooKeeperConnectionState.Disconnected, Patience, "Disconnected");
+        var noticed = DateTime.UtcNow - frozenAt;
+        // Silence is checked on each ping tick (every third of the timeout) against a two-thirds deadline.
+        Assert.InRange(noticed, TimeSpan.FromSeconds(2) - TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3) + TimeSpan.FromSeconds(2));
+
+        proxy.Restore();
+        await client.WaitForConnectedAsync(Patience);
+        Assert.Equal(sessionId, client.SessionId);
     }
 
     [Fact(DisplayName = "A session closed elsewhere (same id and password) is reported as expired on reconnect")]
