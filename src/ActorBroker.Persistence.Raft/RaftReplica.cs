@@ -170,6 +170,10 @@ public sealed class RaftReplica : IAsyncDisposable
 
     private async Task CommitLoopAsync()
     {
+        // One round at a time, on purpose: Akka sends several WriteMessages of one persistent actor concurrently
+        // (PersistAsync), and their order must survive. Batches replicated concurrently were seen to apply a later
+        // write of a persistence id before an earlier one (refused as a sequence conflict); FIFO queue + one batch in
+        // flight keeps every writer's order, including across retries after a leader change.
         var reader = _queue.Reader;
         var batch = new List<PendingOperation>();
         try
