@@ -33,9 +33,7 @@ public sealed class BrokerManagerObserver
     /// <summary>Starts recording the broker manager events of <paramref name="node"/>'s actor system.</summary>
     public void Watch(string node, ActorSystem system)
     {
-        var provider = ((ExtendedActorSystem)system).Provider;
-        var path = new RootActorPath(provider.DefaultAddress) / "temp" / $"broker-manager-observer-{Guid.NewGuid():N}";
-        var callback = new CallbackActorRef(path, provider, message =>
+        var callback = CallbackActorRef.For(system, "broker-manager-observer", message =>
         {
             switch (message)
             {
@@ -129,15 +127,5 @@ public sealed class BrokerManagerObserver
             foreach (var open in _intervals.Where(i => i.Node == node && i.Stopped is null))
                 open.Stopped = Stopwatch.GetTimestamp();
         }
-    }
-
-    /// <summary>An ActorRef whose Tell runs a callback on the sender's thread; EventStream subscribers need an IActorRef.</summary>
-    private sealed class CallbackActorRef(ActorPath path, IActorRefProvider provider, Action<object> onMessage) : MinimalActorRef
-    {
-        public override ActorPath Path { get; } = path;
-
-        public override IActorRefProvider Provider { get; } = provider;
-
-        protected override void TellInternal(object message, IActorRef sender) => onMessage(message);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ActorBroker.Node;
 using ActorBroker.Testing;
 using Akka.Cluster;
+using Akka.Remote;
 using Xunit.Abstractions;
 
 namespace ActorBroker.MultiNode.Harness;
@@ -87,6 +88,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         foreach (var node in _nodes)
         {
             node.Start(Observer);
+            TraceFailoverEvents(node);
             Log($"started {node}");
             await AwaitConditionAsync(() => node.Cluster.SelfMember.Status == MemberStatus.Up, $"[{node.Role}] to be Up");
         }
@@ -143,6 +145,29 @@ public sealed class MultiNodeCluster : IAsyncDisposable
                 throw new TimeoutException($"timed out after {(timeout ?? Patience).TotalSeconds} s waiting for {what}");
             await Task.Delay(20);
         }
+    }
+
+    /// <summary>Puts what failover timing is made of on the timeline: reachability, downing, removal, remoting links.</summary>
+    private void TraceFailoverEvents(TestNode node)
+    {
+        var trace = CallbackActorRef.For(node.System, "failover-trace", message =>
+        {
+            var line = message switch
+            {
+                ClusterEvent.UnreachableMember e => $"unreachable {e.Member.Address.Port}",
+                ClusterEvent.ReachableMember e => $"reachable again {e.Member.Address.Port}",
+                ClusterEvent.MemberDowned e => $"downed {e.Member.Address.Port}",
+                ClusterEvent.MemberRemoved e => $"removed {e.Member.Address.Port}",
+                DisassociatedEvent e => $"link dropped to {e.RemoteAddress.Port}",
+                AssociationErrorEvent e => $"link error to {e.RemoteAddress.Port}",
+                QuarantinedEvent e => $"quarantined {e.Address.Port}",
+                _ => null,
+            };
+            if (line is not null) Log($"[{node.Role}] {line}");
+        });
+        node.Cluster.Subscribe(trace, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberDowned), typeof(ClusterEvent.MemberRemoved));
+        node.System.EventStream.Subscribe(trace, typeof(RemotingLifecycleEvent));
     }
 
     public void Log(string line) => _output?.WriteLine($"{ElapsedMs,7} ms  {line}");
