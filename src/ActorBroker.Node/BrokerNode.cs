@@ -65,6 +65,8 @@ public static class BrokerNode
         var usesRaft = config.GetString("akka.persistence.journal.plugin").StartsWith(raftSection, StringComparison.Ordinal)
             || config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal);
         if (!usesRaft) return;
+        if (config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal))
+            system.ActorOf(RaftLeaderFollowsOldest.Props(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(700)), "raft-leader-follows-oldest");
         RaftReplication.Get(system).Replica.ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)

@@ -101,6 +101,12 @@ public sealed class RaftReplica : IAsyncDisposable
     /// <summary>Raft endpoint of the leader this node knows, or null during an election / without quorum.</summary>
     public EndPoint? Leader => _cluster.Leader?.EndPoint;
 
+    /// <summary>
+    /// Gives up leadership when this node leads; an election follows. The node uses it so the Raft leader (the only node
+    /// whose leader lease can be acquired) ends up where the cluster singleton runs: the oldest member.
+    /// </summary>
+    public async Task<bool> ResignAsync(CancellationToken token = default) => await ((DotNext.Net.Cluster.ICluster)_cluster).ResignAsync(token).ConfigureAwait(false);
+
     internal JournalStateMachine StateMachine => _stateMachine;
 
     /// <summary>
