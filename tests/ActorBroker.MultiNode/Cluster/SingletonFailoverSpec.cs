@@ -33,6 +33,7 @@ public sealed class SingletonFailoverSpec(ITestOutputHelper output)
     [Theory(DisplayName = "The broker manager starts on a standby shortly after the master's actor system is killed")]
     [InlineData("shared-file.conf")]
     [InlineData("sql-sqlite.conf")]
+    [InlineData("replicated-raft.conf")]
     public async Task FailOverOnCrash(string profile)
     {
         await using var cluster = new MultiNodeCluster(profile, ThreeNodes, output);
