@@ -101,6 +101,27 @@ public sealed class RaftReplica : IAsyncDisposable
     /// <summary>Raft endpoint of the leader this node knows, or null during an election / without quorum.</summary>
     public EndPoint? Leader => _cluster.Leader?.EndPoint;
 
+    /// <summary>
+    /// Gives up leadership when this node leads; an election follows. The node uses it so the Raft leader (the only node
+    /// whose leader lease can be acquired) ends up where the cluster singleton runs: the oldest member.
+    /// </summary>
+    public async Task<bool> ResignAsync(CancellationToken token = default) => await ((DotNext.Net.Cluster.ICluster)_cluster).ResignAsync(token).ConfigureAwait(false);
+
+    /// <summary>True while this node is in Raft standby: it votes and replicates but never campaigns.</summary>
+    public bool IsStandby => _cluster.Standby;
+
+    /// <summary>
+    /// Standby (true) or normal (false) Raft mode. The node keeps every node but the singleton's (the oldest member) in
+    /// standby, so only that node can win an election and hold the Raft-leader lease. Entering standby succeeds only as
+    /// a follower (returns false otherwise).
+    /// </summary>
+    public async Task<bool> SetStandbyAsync(bool standby, CancellationToken token = default)
+    {
+        if (standby) return await _cluster.EnableStandbyModeAsync(token).ConfigureAwait(false);
+        await _cluster.RevertToNormalModeAsync(token).ConfigureAwait(false);
+        return true;
+    }
+
     internal JournalStateMachine StateMachine => _stateMachine;
 
     /// <summary>
