@@ -12,7 +12,8 @@ namespace ActorBroker.Node;
 /// <summary>
 /// Wires one node: joins the cluster (itself, when no seed nodes are configured), runs the broker
 /// manager as a lease-guarded cluster singleton, and opens the STOMP listener only while the
-/// broker manager runs on this node (ActiveMQ semantics: a standby refuses clients).
+/// broker manager runs on this node (ActiveMQ semantics: a standby refuses clients). <see cref="FastDown"/> downs dead
+/// members quickly so a standby takes over in about a second (timing: Node's reference.conf).
 /// </summary>
 public static class BrokerNode
 {
@@ -25,6 +26,7 @@ public static class BrokerNode
         var brokerSettings = BrokerSettings.Create(config);
         var stompSettings = StompSettings.Create(config);
         var singletonSettings = ClusterSingletonManagerSettings.Create(system).WithSingletonName("manager");
+        var fastDownSettings = FastDownSettings.Create(config);
 
         log.LogInformation(
             "ActorBroker node starting: profile [{Profile}], data directory [{DataDir}], journal [{Journal}], snapshot store [{Snapshots}], lease [{Lease}], remoting [{Address}]",
@@ -36,6 +38,8 @@ public static class BrokerNode
             cluster.SelfAddress);
 
         system.ActorOf(RoleLogger.Props(log), "role-logger");
+        if (fastDownSettings.Enabled)
+            system.ActorOf(FastDown.Props(fastDownSettings), "fast-down");
         system.ActorOf(StompListenerHost.Props(stompSettings, loggerFactory), "stomp-listener");
         system.ActorOf(
             ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.TerminationMessage, singletonSettings),

@@ -15,7 +15,8 @@ public sealed record NodeCommandLine(string? ConfigFile, IReadOnlyList<KeyValueP
 
         Precedence, lowest to highest: component reference.conf < profile < --set < environment.
         Environment: ACTORBROKER_DATA_DIR, ACTORBROKER_HOST, ACTORBROKER_STOMP_PORT, ACTORBROKER_CLUSTER_PORT,
-        ACTORBROKER_SEED_NODES, ACTORBROKER_SHARED_DIR, ACTORBROKER_SQL_CONNECTION, ACTORBROKER_ZOOKEEPER
+        ACTORBROKER_SEED_NODES, ACTORBROKER_SHARED_DIR, ACTORBROKER_SQL_CONNECTION, ACTORBROKER_ZOOKEEPER,
+        ACTORBROKER_RAFT_PORT, ACTORBROKER_RAFT_MEMBERS
         (see README.md, section Configuration).
         """;
 

@@ -28,6 +28,8 @@ public static class NodeConfiguration
         ("ACTORBROKER_SHARED_DIR", "actorbroker.node.shared-dir", "directory shared by all nodes (shared-file profile)"),
         ("ACTORBROKER_SQL_CONNECTION", "actorbroker.node.sql-connection", "PostgreSQL connection string (sql-postgres profile)"),
         ("ACTORBROKER_ZOOKEEPER", "actorbroker.node.zookeeper", "ZooKeeper connect string host:port,... (replicated profile)"),
+        ("ACTORBROKER_RAFT_PORT", "actorbroker.node.raft-port", "this node's Raft port; its write-forwarding port is this + 1 (replicated profiles)"),
+        ("ACTORBROKER_RAFT_MEMBERS", "actorbroker.node.raft-members", "comma-separated host:port of every Raft member, same list on every node (replicated profiles)"),
     ];
 
     /// <summary>All component defaults, lowest precedence.</summary>
@@ -64,7 +66,13 @@ public static class NodeConfiguration
         foreach (var (variable, path, _) in EnvironmentVariables)
         {
             if (!environment.TryGetValue(variable, out var value) || string.IsNullOrWhiteSpace(value)) continue;
-            document.Append(path).Append(" = ").AppendLine(variable == "ACTORBROKER_SEED_NODES" ? SeedList(value) : Quote(value));
+            var hocon = variable switch
+            {
+                "ACTORBROKER_SEED_NODES" => SeedList(value),
+                "ACTORBROKER_RAFT_MEMBERS" => QuotedList(SplitList(value)),
+                _ => Quote(value),
+            };
+            document.Append(path).Append(" = ").AppendLine(hocon);
             if (variable == "ACTORBROKER_HOST")
                 document.Append("akka.remote.dot-netty.tcp.hostname = ").AppendLine(Quote(value));
         }
@@ -77,8 +85,40 @@ public static class NodeConfiguration
                 document.Append(key).Append(" = ").AppendLine(Quote(Path.GetFullPath(dir)));
         }
 
+        AppendRaftEndpoints(document, first);
         return ConfigurationFactory.ParseString(document.ToString()).WithFallback(ReferenceConfigs);
     }
+
+    /// <summary>
+    /// Derives the Raft journal's endpoints from <c>actorbroker.node.raft-members</c> and <c>raft-port</c> (when set):
+    /// every member's write-forwarding endpoint is its Raft port + 1, and this node is the member at
+    /// <c>actorbroker.stomp.host</c>:<c>raft-port</c>. HOCON has no arithmetic, so the node computes them once here.
+    /// </summary>
+    private static void AppendRaftEndpoints(StringBuilder document, Config first)
+    {
+        var members = first.HasPath("actorbroker.node.raft-members") ? first.GetStringList("actorbroker.node.raft-members") : [];
+        if (members.Count > 0)
+        {
+            var forwarding = members.Select(member =>
+            {
+                var colon = member.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(member[(colon + 1)..], out var port) || port is <= 0 or >= 65535)
+                    throw new ConfigurationException($"[actorbroker.node.raft-members] entry [{member}] is not host:port (port 1-65534)");
+                return $"{member[..colon]}:{port + 1}";
+            });
+            document.Append("actorbroker.persistence.raft.members = ").AppendLine(QuotedList(members));
+            document.Append("actorbroker.persistence.raft.forwarding-endpoints = ").AppendLine(QuotedList(forwarding));
+        }
+
+        var raftPort = first.GetInt("actorbroker.node.raft-port", 0);
+        if (raftPort > 0)
+            document.Append("actorbroker.persistence.raft.self = ").AppendLine(Quote($"{first.GetString("actorbroker.stomp.host", "127.0.0.1")}:{raftPort}"));
+    }
+
+    private static IReadOnlyList<string> SplitList(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string QuotedList(IEnumerable<string> values) => "[" + string.Join(", ", values.Select(Quote)) + "]";
 
     /// <summary>A --set value is used as HOCON when it parses as one value (numbers, durations, lists), else quoted.</summary>
     private static string HoconValue(string value)
