@@ -58,7 +58,7 @@ public sealed class BrokerCluster : IAsyncDisposable
         {
             var dataDirectory = _root.Combine($"node{i}");
             Directory.CreateDirectory(dataDirectory);
-            _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePort.Next(), dataDirectory));
+            _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePortPair(), dataDirectory));
         }
 
         Directory.CreateDirectory(SharedDirectory);
@@ -214,6 +214,24 @@ public sealed class BrokerCluster : IAsyncDisposable
     {
         (node.Process ?? throw new InvalidOperationException($"{node} is not running")).Thaw();
         node.IsFrozen = false;
+    }
+
+    /// <summary>A free port whose successor is free too: the replicated profiles put write forwarding on Raft port + 1.</summary>
+    private static int FreePortPair()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = FreePort.Next();
+            try
+            {
+                using var next = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port + 1);
+                next.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt < 50)
+            {
+            }
+        }
     }
 
     /// <summary>Every node's state and last output lines, for failure messages.</summary>

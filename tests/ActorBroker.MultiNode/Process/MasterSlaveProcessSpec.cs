@@ -26,8 +26,11 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         new[] { "shared-file.conf", "sql-sqlite.conf", "sql-postgres.conf", "replicated.conf", "replicated-raft.conf" }
             .Where(profile => File.Exists(Path.Combine(RepositoryLayout.Root, "hocon", profile)));
 
+    /// <summary>A replicated journal needs a Raft majority after one node is lost: those profiles run at least 3 nodes.</summary>
+    private static bool IsReplicated(string profile) => profile.StartsWith("replicated", StringComparison.Ordinal);
+
     private async Task<BrokerCluster> StartClusterAsync(string profile, int size) =>
-        await BrokerCluster.StartAsync(profile, size,
+        await BrokerCluster.StartAsync(profile, IsReplicated(profile) ? Math.Max(size, 3) : size,
             postgres: profile.StartsWith("sql-postgres", StringComparison.Ordinal) ? servers.Postgres : null,
             zooKeeper: profile == "replicated.conf" ? await servers.ZooKeeperAsync() : null);
 
@@ -84,7 +87,8 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         }
 
         await cluster.KillAsync(successor);
-        Assert.Same(old, await cluster.WaitForMasterAsync(Failover));
+        var recovered = await cluster.WaitForMasterAsync(Failover);
+        if (cluster.Nodes.Count == 2) Assert.Same(old, recovered);
         AssertNoViolations(await traffic.FinishAsync(Failover), traffic, cluster);
     }
 
@@ -118,7 +122,8 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
                 await producer.SendUntilReceiptedAsync(seq, Failover);
 
             await cluster.KillAsync(second);
-            Assert.Same(first, await cluster.WaitForMasterAsync(Failover));
+            var third = await cluster.WaitForMasterAsync(Failover);
+            if (cluster.Nodes.Count == 2) Assert.Same(first, third); // replicated runs 3 nodes: either standby may win
         }
 
         var consumer = new AckingConsumer(cluster.StompPorts, "/queue/restart");
@@ -131,7 +136,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         Assert.True(violations.Count == 0, $"{string.Join("\n", violations)}\n{cluster.Diagnostics()}");
     }
 
-    [Theory(DisplayName = "Three nodes survive two consecutive kill -9 failovers under load without losing a receipted message")]
+    [Theory(DisplayName = "Three nodes survive two consecutive kill -9 failovers under load without losing a receipted message (replicated: the first victim restarts in between, to keep a Raft majority)")]
     [MemberData(nameof(Profiles))]
     public async Task TwoConsecutiveFailovers(string profile)
     {
@@ -145,6 +150,12 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             await cluster.KillAsync(master);
             await cluster.WaitForMasterAsync(Failover);
             await traffic.WaitForReceiptsAsync(traffic.Producer.Receipted.Count + 30, Failover, cluster.Diagnostics);
+            if (IsReplicated(profile) && failover == 0)
+            {
+                // Three Raft members survive one loss, not two: the killed one comes back before the second kill.
+                cluster.Start(master);
+                await cluster.WaitUntilJoinedAsync(master, BrokerCluster.StartTimeout);
+            }
         }
 
         AssertNoViolations(await traffic.FinishAsync(Failover), traffic, cluster);
