@@ -82,7 +82,7 @@ public sealed class BrokerCluster : IAsyncDisposable
 
     /// <summary>
     /// Creates the cluster of <paramref name="size"/> nodes for <paramref name="profile"/> (e.g. "shared-file.conf") and
-    /// starts it: the first node until it is master, then the others until each joined the cluster (still standbys).
+    /// starts it: every node at once, until one is master and every other one joined the cluster (as standby).
     /// <paramref name="postgres"/> is required by sql-postgres (a fresh database per cluster), <paramref name="zooKeeper"/>
     /// by replicated (ACTORBROKER_ZOOKEEPER).
     /// </summary>
@@ -100,10 +100,11 @@ public sealed class BrokerCluster : IAsyncDisposable
         var cluster = new BrokerCluster(profile, size, environment);
         try
         {
-            cluster.Start(cluster._nodes[0]);
-            await cluster._nodes[0].Process!.WaitForStompPortAsync(StartTimeout);
-            foreach (var node in cluster._nodes.Skip(1))
+            // All at once: a Raft-replicated journal elects no leader (so no master) until a majority of members run.
+            // node0 seeds itself; the others seed node0; the oldest member, node0, normally becomes master.
+            foreach (var node in cluster._nodes)
                 cluster.Start(node);
+            await cluster.WaitForMasterAsync(StartTimeout);
             foreach (var node in cluster._nodes.Skip(1))
                 await cluster.WaitUntilJoinedAsync(node, StartTimeout);
             return cluster;
