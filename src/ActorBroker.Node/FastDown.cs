@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
@@ -7,28 +8,29 @@ using Akka.Remote;
 namespace ActorBroker.Node;
 
 /// <summary>
-/// Downs a member as soon as it is both unreachable (failure detector) and its remoting link has dropped (TCP closed,
-/// connection refused): the signature of a dead process, not of a partition. Failover is then bounded by failure
-/// detection instead of the split-brain resolver, whose decision tick is hard-coded to 1 s in Akka 1.5.73 and which
-/// waits <c>stable-after</c> on top.
+/// Downs a member as soon as it is unreachable (failure detector) AND its process is evidently gone: its remoting port
+/// refuses TCP connections, or its remoting link reported a drop. That is the signature of a dead process, not of a
+/// partition, so failover is bounded by failure detection instead of the split-brain resolver, whose decision tick is
+/// hard-coded to 1 s in Akka 1.5.73 and which waits <c>stable-after</c> on top.
 /// </summary>
 /// <remarks>
 /// <para>Safety does not rest on this actor: the broker manager runs only under the lease, and a holder gives the lease
-/// up on its own before anyone else may take it. Downing a member that is in fact alive (its link dropped for another
-/// reason while unreachable) only removes it from the cluster; it cannot make two broker managers run at once.</para>
-/// <para>A partition that keeps TCP connections open (a silent network, the throttler's blackhole) never satisfies
-/// "link dropped": the split-brain resolver (keep-majority, or lease-majority) decides those, as before.</para>
-/// <para>Why both signals: the failure detector alone flaps on a starved machine; a dropped link alone happens during
-/// ordinary reconnects. A dead process shows both within a few hundred milliseconds.</para>
+/// up on its own before anyone else may take it. Downing a member that is in fact alive only removes it from the
+/// cluster; it cannot make two broker managers run at once.</para>
+/// <para>A partition (silent network, the throttler's blackhole, a dead machine) leaves the port either accepting or
+/// silent, never refusing: the split-brain resolver decides those, as before. Why two signals: the failure detector
+/// alone flaps on a starved machine; a refused connection alone happens while a node restarts on the same port.</para>
+/// <para>The probe is an asynchronous connect whose outcome is piped back; nothing blocks the actor.</para>
 /// </remarks>
 public sealed class FastDown : ReceiveActor, IWithTimers
 {
-    private const string CheckTimer = "fast-down-check";
+    private const string ProbeTimer = "fast-down-probe";
     private readonly FastDownSettings _settings;
     private readonly Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, (UniqueAddress Member, long Since)> _unreachable = new();
-    private readonly Dictionary<Address, long> _linkDown = new();
+    private readonly HashSet<Address> _linkDown = new();
+    private readonly HashSet<Address> _probing = new();
     private readonly HashSet<UniqueAddress> _downed = new();
 
     public FastDown(FastDownSettings settings)
@@ -55,12 +57,14 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         });
         Receive<DisassociatedEvent>(e => LinkDropped(e.RemoteAddress));
         Receive<AssociationErrorEvent>(e => LinkDropped(e.RemoteAddress));
-        Receive<AssociatedEvent>(e =>
+        Receive<AssociatedEvent>(e => _linkDown.Remove(e.RemoteAddress));
+        Receive<ProbeResult>(result =>
         {
-            _linkDown.Remove(e.RemoteAddress);
+            _probing.Remove(result.Address);
+            if (result.Refused) _linkDown.Add(result.Address);
             Evaluate();
         });
-        Receive<Check>(_ => Evaluate());
+        Receive<ProbeAgain>(_ => Evaluate());
         Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
     }
 
@@ -84,40 +88,82 @@ public sealed class FastDown : ReceiveActor, IWithTimers
 
     private void LinkDropped(Address remote)
     {
-        _linkDown.TryAdd(remote, Stopwatch.GetTimestamp());
+        _linkDown.Add(remote);
         Evaluate();
     }
 
-    /// <summary>The one place that decides: downs every member meeting both conditions, keeps the check timer while any waits.</summary>
+    /// <summary>
+    /// The one place that decides: downs every unreachable member whose process is gone, probes those not known yet,
+    /// and keeps the re-probe timer running while any unreachable member is left undecided.
+    /// </summary>
     private void Evaluate()
     {
-        var waiting = false;
+        var undecided = false;
         foreach (var (address, (member, since)) in _unreachable)
         {
-            if (address == _cluster.SelfAddress || _downed.Contains(member) || !_linkDown.ContainsKey(address))
+            if (address == _cluster.SelfAddress || _downed.Contains(member))
                 continue;
-            var unreachableFor = Stopwatch.GetElapsedTime(since);
-            if (unreachableFor < _settings.MinUnreachable)
+            if (!_linkDown.Contains(address))
             {
-                waiting = true;
+                undecided = true;
+                Probe(address);
                 continue;
             }
 
-            _log.Info("Fast-down: downing [{0}]: unreachable for {1} ms and its remoting link dropped (dead process, not a partition)",
+            var unreachableFor = Stopwatch.GetElapsedTime(since);
+            if (unreachableFor < _settings.MinUnreachable)
+            {
+                undecided = true;
+                continue;
+            }
+
+            _log.Info("Fast-down: downing [{0}]: unreachable for {1} ms and its process is gone (remoting port refused or link dropped)",
                 member, (long)unreachableFor.TotalMilliseconds);
             _downed.Add(member);
             _cluster.Down(address);
         }
 
-        if (waiting && !Timers.IsTimerActive(CheckTimer))
-            Timers.StartPeriodicTimer(CheckTimer, Check.Instance, _settings.CheckInterval);
-        else if (!waiting)
-            Timers.Cancel(CheckTimer);
+        if (undecided && !Timers.IsTimerActive(ProbeTimer))
+            Timers.StartPeriodicTimer(ProbeTimer, ProbeAgain.Instance, _settings.ProbeInterval);
+        else if (!undecided)
+            Timers.Cancel(ProbeTimer);
     }
 
-    /// <summary>Self → self while a candidate waits for <see cref="FastDownSettings.MinUnreachable"/>. No reply.</summary>
-    private sealed class Check
+    private void Probe(Address address)
     {
-        public static readonly Check Instance = new();
+        if (address.Host is not { } host || address.Port is not { } port || !_probing.Add(address))
+            return;
+        ConnectAsync(host, port, _settings.ProbeTimeout)
+            .ContinueWith(t => new ProbeResult(address, t.Result), TaskContinuationOptions.ExecuteSynchronously)
+            .PipeTo(Self);
+    }
+
+    /// <summary>True only when the host actively refused the connection; a timeout or success means "maybe alive".</summary>
+    private static async Task<bool> ConnectAsync(string host, int port, TimeSpan timeout)
+    {
+        using var client = new TcpClient();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await client.ConnectAsync(host, port, cancel.Token);
+            return false;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Probe task → self: whether the member's remoting port refused a connection. No reply.</summary>
+    private sealed record ProbeResult(Address Address, bool Refused);
+
+    /// <summary>Self → self every probe-interval while an unreachable member is undecided. No reply.</summary>
+    private sealed class ProbeAgain
+    {
+        public static readonly ProbeAgain Instance = new();
     }
 }

@@ -4,9 +4,10 @@ namespace ActorBroker.Node;
 
 /// <summary>Settings of <see cref="FastDown"/> (<c>actorbroker.node.fast-down</c>), read once and validated.</summary>
 /// <param name="Enabled">Whether the node runs the fast-down actor at all.</param>
-/// <param name="MinUnreachable">How long a member must have been unreachable (with its link down) before it is downed.</param>
-/// <param name="CheckInterval">How often pending candidates are re-examined (a link can drop before or after unreachability).</param>
-public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, TimeSpan CheckInterval)
+/// <param name="MinUnreachable">How long a member must have been unreachable (with its process gone) before it is downed.</param>
+/// <param name="ProbeInterval">How often an unreachable, undecided member's remoting port is probed again.</param>
+/// <param name="ProbeTimeout">How long one probe connect may take; a timeout counts as "maybe alive".</param>
+public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, TimeSpan ProbeInterval, TimeSpan ProbeTimeout)
 {
     public const string Path = "actorbroker.node.fast-down";
 
@@ -17,9 +18,16 @@ public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, Tim
         var minUnreachable = section.GetTimeSpan("min-unreachable", TimeSpan.Zero);
         if (minUnreachable < TimeSpan.Zero)
             throw new ConfigurationException($"[{Path}.min-unreachable] must not be negative, was [{minUnreachable}]");
-        var checkInterval = section.GetTimeSpan("check-interval", TimeSpan.FromMilliseconds(50));
-        if (checkInterval <= TimeSpan.Zero)
-            throw new ConfigurationException($"[{Path}.check-interval] must be positive, was [{checkInterval}]");
-        return new FastDownSettings(section.GetBoolean("enabled", true), minUnreachable, checkInterval);
+        var probeInterval = Positive(section, "probe-interval", TimeSpan.FromMilliseconds(100));
+        var probeTimeout = Positive(section, "probe-timeout", TimeSpan.FromMilliseconds(500));
+        return new FastDownSettings(section.GetBoolean("enabled", true), minUnreachable, probeInterval, probeTimeout);
+    }
+
+    private static TimeSpan Positive(Config section, string key, TimeSpan fallback)
+    {
+        var value = section.GetTimeSpan(key, fallback);
+        if (value <= TimeSpan.Zero)
+            throw new ConfigurationException($"[{Path}.{key}] must be positive, was [{value}]");
+        return value;
     }
 }
