@@ -22,9 +22,17 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     public static TheoryData<string> SingleStoreProfiles() =>
         new(ExistingProfiles().Where(p => !p.StartsWith("replicated", StringComparison.Ordinal)));
 
+    /// <summary>
+    /// Profiles whose hocon file exists and whose plugins the node ships: the replicated ones name the Raft journal
+    /// (ActorBroker.Persistence.Raft), which must be built next to the node before they can run at all.
+    /// </summary>
     private static IEnumerable<string> ExistingProfiles() =>
         new[] { "shared-file.conf", "sql-sqlite.conf", "sql-postgres.conf", "replicated.conf", "replicated-raft.conf" }
-            .Where(profile => File.Exists(Path.Combine(RepositoryLayout.Root, "hocon", profile)));
+            .Where(profile => File.Exists(Path.Combine(RepositoryLayout.Root, "hocon", profile)))
+            .Where(profile => !IsReplicated(profile) || RaftJournalBuilt);
+
+    private static bool RaftJournalBuilt =>
+        File.Exists(Path.Combine(Path.GetDirectoryName(RepositoryLayout.NodeDll)!, "ActorBroker.Persistence.Raft.dll"));
 
     /// <summary>A replicated journal needs a Raft majority after one node is lost: those profiles run at least 3 nodes.</summary>
     private static bool IsReplicated(string profile) => profile.StartsWith("replicated", StringComparison.Ordinal);
