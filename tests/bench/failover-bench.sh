@@ -38,7 +38,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid postgres --regid postgres --init-groups -- "$@"; else "$@"; fi; }
 
 start_postgres() {
-  PG_DIR="$WORK/pg"; mkdir -p "$PG_DIR"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR"
+  PG_DIR="$WORK/pg"; mkdir -p "$PG_DIR"; chmod 755 "$WORK"; [ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR"
   as_postgres initdb -D "$PG_DIR/data" --auth=trust -U postgres -E UTF8 --no-sync >/dev/null
   PG_PORT=$(free_port)
   as_postgres postgres -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR/data" -c listen_addresses=127.0.0.1 -c max_connections=300 \
