@@ -137,16 +137,22 @@ bench_failover() { # PROFILE
     lines=()
     for i in "${!NODE_PID[@]}"; do [ "$i" != "$m" ] && lines+=("$i"); done
     tkill=$(now_ms); node_kill "$m"
-    # the successor: the first standby whose port opens (with 2 nodes there is only one candidate)
-    next=""; local deadline=$(( $(date +%s) + 60 ))
-    while [ -z "$next" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-      for i in "${lines[@]}"; do port_open "${STOMP[$i]}" && { next=$i; break; }; done; [ -n "$next" ] || sleep 0.02
-    done
+    if [ ${#lines[@]} -eq 1 ]; then
+      # one candidate: the consumer starts right after the kill and waits for the port itself (the anchor's method)
+      next=${lines[0]}
+    else
+      # several standbys: find the first whose port opens, then connect (adds one poll, ~20 ms, plus client start-up)
+      next=""; local deadline=$(( $(date +%s) + 60 ))
+      while [ -z "$next" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+        for i in "${lines[@]}"; do port_open "${STOMP[$i]}" && { next=$i; break; }; done; [ -n "$next" ] || sleep 0.02
+      done
+    fi
     [ -n "$next" ] || { log "$1 kill $k: no successor within 60 s"; echo "{\"label\":\"failover\",\"profile\":\"$1\",\"run\":$k,\"failed\":true}" >> "$RESULTS"; break; }
     r=$(node "$LOAD" 127.0.0.1 "${STOMP[$next]}" "$q" "$FO_N" "$SIZE" consume --wait-port-ms 60000 --idle-ms 5000 --quiet | sed -n 's/^RESULT //p')
+    [ -n "$r" ] || { log "$1 kill $k: consumer failed"; echo "{\"label\":\"failover\",\"profile\":\"$1\",\"run\":$k,\"failed\":true}" >> "$RESULTS"; break; }
     port=$(( $(field "$r" tPortOpen) - tkill )); first=$(( $(field "$r" tFirst) - tkill )); cnt=$(field "$r" count)
     echo "{\"label\":\"failover\",\"profile\":\"$1\",\"run\":$k,\"portOpenMs\":$port,\"firstMsgMs\":$first,\"received\":$cnt,\"sent\":$FO_N}" >> "$RESULTS"
-    log "$1 kill $k: node$m -> node$next, port open ${port} ms (after our poll), first message ${first} ms, received $cnt/$FO_N"
+    log "$1 kill $k: node$m -> node$next, port open ${port} ms, first message ${first} ms, received $cnt/$FO_N"
     local from=$(( $(wc -l < "$CLUSTER_DIR/node$m.log") + 1 ))
     node_start "$m"; wait_output "$m" "Welcome from" 120 "$from"
   done
@@ -166,9 +172,12 @@ bench_cpu() { # PROFILE: two busy loops for CPU_SECONDS; count changes of master
     sleep 0.5
   done
   for p in "${PIDS_EXTRA[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; PIDS_EXTRA=()
-  local stepdowns; stepdowns=$(cat "$CLUSTER_DIR"/node*.log | grep -c "STANDBY:" || true)
-  echo "{\"label\":\"cpu\",\"profile\":\"$1\",\"seconds\":$CPU_SECONDS,\"samples\":$samples,\"noMasterSamples\":$none,\"masterChanges\":$changes,\"standbyLogLines\":$stepdowns}" >> "$RESULTS"
-  log "$1: $samples samples, master changes $changes, samples without master $none, STANDBY log lines $stepdowns"
+  # A step-down and re-election by the same node between two samples shows only in the logs: count both role lines.
+  local stepdowns elections; stepdowns=$(cat "$CLUSTER_DIR"/node*.log | grep -c "STANDBY:" || true)
+  elections=$(cat "$CLUSTER_DIR"/node*.log | grep -c "MASTER:" || true)
+  for f in "$CLUSTER_DIR"/node*.log; do cp "$f" "$OUT_DIR/cpu-$1-$(basename "$f")"; done
+  echo "{\"label\":\"cpu\",\"profile\":\"$1\",\"seconds\":$CPU_SECONDS,\"samples\":$samples,\"noMasterSamples\":$none,\"masterChanges\":$changes,\"standbyLogLines\":$stepdowns,\"masterLogLines\":$elections}" >> "$RESULTS"
+  log "$1: $samples samples, master changes $changes, samples without master $none, MASTER log lines $elections (1 = never re-elected), STANDBY log lines $stepdowns; node logs in $OUT_DIR"
   cluster_stop
 }
 
@@ -190,7 +199,7 @@ for (const p of [...new Set(L.map(o => o.profile))]) {
   const F = L.filter(o => o.label === 'failover' && o.profile === p && !o.failed);
   if (F.length) console.log(`${p.padEnd(22)} kill->1st msg median ${med(F.map(o => o.firstMsgMs))} ms  runs [${F.map(o => o.firstMsgMs)}]  kill->port [${F.map(o => o.portOpenMs)}]  received [${F.map(o => o.received + '/' + o.sent)}]${L.some(o => o.profile === p && o.failed) ? '  (a run FAILED)' : ''}`);
   for (const c of L.filter(o => o.label === 'cpu' && o.profile === p))
-    console.log(`${p.padEnd(22)} cpu-saturated ${c.seconds}s: master changes ${c.masterChanges}, samples without master ${c.noMasterSamples}/${c.samples}, STANDBY lines ${c.standbyLogLines}`);
+    console.log(`${p.padEnd(22)} cpu-saturated ${c.seconds}s: master changes ${c.masterChanges}, samples without master ${c.noMasterSamples}/${c.samples}, MASTER lines ${c.masterLogLines} (1 = never re-elected), STANDBY lines ${c.standbyLogLines}`);
 }
 JS
 cp "$RESULTS" "${KEEP_RESULTS:-/dev/null}" 2>/dev/null || true
