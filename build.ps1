@@ -29,17 +29,26 @@ function Invoke-Test {
     Invoke-Build
     Invoke-Checked 'npm ci (interop clients)' { npm ci --prefix "$root/tests/interop" --no-audit --no-fund }
     $results = Join-Path $root 'artifacts/test-results'
+    $passed = 0; $failed = 0; $failures = @()
     # One test project at a time: the suites start real servers and node processes, and the machine may have 2 cores.
     foreach ($project in 'ActorBroker.Tests', 'ActorBroker.Conformance', 'ActorBroker.MultiNode') {
-        Invoke-Checked "dotnet test $project" {
-            dotnet test "$root/tests/$project" -c $Configuration --no-build -nologo `
-                --logger 'console;verbosity=normal' --results-directory $results
-        }
+        Write-Host "==> dotnet test $project" -ForegroundColor Cyan
+        dotnet test "$root/tests/$project" -c $Configuration --no-build -nologo `
+            --logger 'console;verbosity=normal' --results-directory $results | Tee-Object -Variable output
+        if ($LASTEXITCODE -ne 0) { $failures += $project }
+        $text = $output -join "`n"
+        if ($text -match '(?m)^\s*Passed:\s*(\d+)') { $passed += [int]$Matches[1] }
+        if ($text -match '(?m)^\s*Failed:\s*(\d+)') { $failed += [int]$Matches[1] }
     }
-    Invoke-Checked 'interop tests (node --test)' {
-        $env:ACTORBROKER_NODE_DLL = Join-Path $root "src/ActorBroker.Node/bin/$Configuration/net10.0/ActorBroker.Node.dll"
-        node --test "$root/tests/interop/"
-    }
+    Write-Host '==> interop tests (node --test)' -ForegroundColor Cyan
+    $env:ACTORBROKER_NODE_DLL = Join-Path $root "src/ActorBroker.Node/bin/$Configuration/net10.0/ActorBroker.Node.dll"
+    node --test "$root/tests/interop/" | Tee-Object -Variable output
+    if ($LASTEXITCODE -ne 0) { $failures += 'interop' }
+    $text = $output -join "`n"
+    if ($text -match '(?m)^# pass (\d+)') { $passed += [int]$Matches[1] }
+    if ($text -match '(?m)^# fail (\d+)') { $failed += [int]$Matches[1] }
+    Write-Host "tests: $passed passed, $failed failed"
+    if ($failures.Count -gt 0 -or $passed -eq 0) { throw "test suites failed: $($failures -join ', ')" }
 }
 
 switch ($Target) {

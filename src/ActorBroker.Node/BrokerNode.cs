@@ -1,4 +1,5 @@
 using ActorBroker.Core;
+using ActorBroker.Persistence.Raft;
 using ActorBroker.Stomp;
 using ActorBroker.Stomp.Transport;
 using Akka.Actor;
@@ -37,6 +38,7 @@ public static class BrokerNode
             string.IsNullOrEmpty(config.GetString("akka.cluster.singleton.use-lease")) ? "none" : config.GetString("akka.cluster.singleton.use-lease"),
             cluster.SelfAddress);
 
+        StartRaftReplicaWhenUsed(system, config, log);
         system.ActorOf(RoleLogger.Props(log), "role-logger");
         if (fastDownSettings.Enabled)
             system.ActorOf(FastDown.Props(fastDownSettings), "fast-down");
@@ -50,6 +52,28 @@ public static class BrokerNode
 
         cluster.RegisterOnMemberUp(() =>
             log.LogInformation("Node {Address} is up in the cluster; standby until it holds the lease and hosts the broker manager (STOMP port closed until then)", cluster.SelfAddress));
+    }
+
+    /// <summary>
+    /// The Raft replica starts lazily on first use, and only the master uses the journal or the lease: a standby's
+    /// replica would never start, so no majority would ever elect a leader. Every node of a replicated profile starts its
+    /// replica here, at boot, so it votes and replicates while standing by.
+    /// </summary>
+    private static void StartRaftReplicaWhenUsed(ActorSystem system, Config config, ILogger log)
+    {
+        const string raftSection = "actorbroker.persistence.raft";
+        var usesRaft = config.GetString("akka.persistence.journal.plugin").StartsWith(raftSection, StringComparison.Ordinal)
+            || config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal);
+        if (!usesRaft) return;
+        if (config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal))
+            system.ActorOf(RaftLeaderFollowsOldest.Props(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(700)), "raft-leader-follows-oldest");
+        RaftReplication.Get(system).Replica.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+                log.LogInformation("Raft replica {Self} started; members {Members}", t.Result.Settings.Self, string.Join(",", t.Result.Settings.Members));
+            else
+                log.LogError(t.Exception, "Raft replica failed to start: this node can neither replicate nor become master");
+        }, TaskScheduler.Default);
     }
 
     private static string JournalPlugin(Config config, string key)

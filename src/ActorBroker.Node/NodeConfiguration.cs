@@ -2,6 +2,7 @@ using System.Text;
 using ActorBroker.Coordination;
 using ActorBroker.Core;
 using ActorBroker.Persistence.File;
+using ActorBroker.Persistence.Raft;
 using ActorBroker.Stomp;
 using ActorBroker.ZooKeeper;
 using Akka.Configuration;
@@ -39,6 +40,7 @@ public static class NodeConfiguration
             .WithFallback(CoordinationConfig.Default)
             .WithFallback(ZooKeeperConfig.Default)
             .WithFallback(FileJournalConfig.Default)
+            .WithFallback(RaftJournalConfig.Default)
             .WithFallback(SqlPersistence.DefaultConfiguration);
 
     public static string NodeReferenceText

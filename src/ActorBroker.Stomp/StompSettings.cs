@@ -21,6 +21,7 @@ public sealed record StompSettings
     public required int MaxTransactionFrames { get; init; }
     public required int DefaultPrefetch { get; init; }
     public required TimeSpan ConnectTimeout { get; init; }
+    public required TimeSpan ConfirmTimeout { get; init; }
     public required TimeSpan CloseTimeout { get; init; }
     public required TimeSpan BindRetryInterval { get; init; }
 
@@ -56,6 +57,7 @@ public sealed record StompSettings
             MaxTransactionFrames = stomp.GetInt("max-transaction-frames"),
             DefaultPrefetch = stomp.GetInt("default-prefetch"),
             ConnectTimeout = stomp.GetTimeSpan("connect-timeout"),
+            ConfirmTimeout = stomp.GetTimeSpan("confirm-timeout"),
             CloseTimeout = stomp.GetTimeSpan("close-timeout"),
             BindRetryInterval = stomp.GetTimeSpan("bind-retry-interval"),
             HeartBeatSendInterval = stomp.GetTimeSpan("heartbeat.send-interval"),
@@ -87,6 +89,8 @@ public sealed record StompSettings
             throw Invalid("default-prefetch", DefaultPrefetch, "at least 1");
         if (ConnectTimeout <= TimeSpan.Zero)
             throw Invalid("connect-timeout", ConnectTimeout, "a positive duration");
+        if (ConfirmTimeout <= TimeSpan.Zero)
+            throw Invalid("confirm-timeout", ConfirmTimeout, "a positive duration");
         if (CloseTimeout <= TimeSpan.Zero)
             throw Invalid("close-timeout", CloseTimeout, "a positive duration");
         if (BindRetryInterval <= TimeSpan.Zero)

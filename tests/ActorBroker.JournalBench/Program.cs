@@ -9,6 +9,7 @@ using Akka.Configuration;
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw]
+//        [--raft-events N] [--no-raft]   (raft: 3 in-process replicas on loopback, majority commit)
 var options = Options.Parse(args);
 var results = new List<Result>();
 var scratch = Path.Combine(Path.GetTempPath(), "actorbroker-journal-bench-" + Environment.ProcessId);
@@ -50,6 +51,12 @@ try
                 ? await server.CreateDatabaseAsync($"bench_{writers}_{Environment.ProcessId}")
                 : pgBase!;
             results.Add(await Run("postgres", writers, options.SqlEvents, options, SqlJournalHocon.Postgres(connection)));
+        }
+
+        if (options.Raft)
+        {
+            await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"raft-{writers}"));
+            results.Add(await Run("raft", writers, options.RaftEvents, options, raft.Node0Config));
         }
     }
 }
@@ -128,7 +135,8 @@ sealed class ReplyCollector : ReceiveActor
     public ReplyCollector(TaskCompletionSource<ReplayDone> done) => Receive<ReplayDone>(d => { done.TrySetResult(d); Context.Stop(Self); });
 }
 
-sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false)
+sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
+    bool Raft = true, int RaftEvents = 20_000)
 {
     public static Options Parse(string[] args)
     {
@@ -145,6 +153,8 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--no-pg" => o with { Postgres = false },
                 "--no-sqlite" => o with { Sqlite = false },
                 "--raw" => o with { Raw = true },
+                "--raft-events" => o with { RaftEvents = int.Parse(args[++i]) },
+                "--no-raft" => o with { Raft = false },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }

@@ -32,6 +32,7 @@ public sealed class StompTestClient : IAsyncDisposable
     private int _end;
     private Task<int>? _pendingRead;
     private bool _closedByServer;
+    private long _receipts;
 
     private StompTestClient(TcpClient tcp)
     {
@@ -121,6 +122,29 @@ public sealed class StompTestClient : IAsyncDisposable
     }
 
     public Task SendRawAsync(string text) => SendRawAsync(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>
+    /// Sends a frame with a fresh receipt header and waits for its RECEIPT (the broker's durability
+    /// promise for SEND). Throws <see cref="InvalidOperationException"/> carrying the frame when the
+    /// server answers anything else, e.g. ERROR.
+    /// </summary>
+    public async Task<StompTestFrame> SendAndAwaitReceiptAsync(string command, IEnumerable<KeyValuePair<string, string>>? headers = null, byte[]? body = null, TimeSpan? timeout = null)
+    {
+        var receiptId = "receipt-" + Interlocked.Increment(ref _receipts).ToString(CultureInfo.InvariantCulture);
+        await SendFrameAsync(command, (headers ?? []).Append(new("receipt", receiptId)), body);
+        var frame = await ReceiveFrameAsync(timeout);
+        if (frame.Command != "RECEIPT" || frame["receipt-id"] != receiptId)
+            throw new InvalidOperationException($"expected RECEIPT {receiptId}, got {frame}");
+        return frame;
+    }
+
+    /// <summary>Graceful STOMP close: DISCONNECT with a receipt, wait for it, then for the server to close.</summary>
+    public async Task DisconnectAsync(TimeSpan? timeout = null)
+    {
+        await SendAndAwaitReceiptAsync("DISCONNECT", timeout: timeout);
+        if (!await WaitForCloseAsync(timeout))
+            throw new TimeoutException("the server did not close the connection after DISCONNECT's receipt");
+    }
 
     /// <summary>The next frame; throws <see cref="TimeoutException"/> when none arrives in time, <see cref="IOException"/> when the server closed first.</summary>
     public async Task<StompTestFrame> ReceiveFrameAsync(TimeSpan? timeout = null)

@@ -28,6 +28,8 @@ public enum StompErrorKind : byte
     BrokerRejected,
     HeartBeatTimeout,
     ConnectTimeout,
+    BrokerTimeout,
+    SubscriptionLost,
 }
 
 /// <summary>

@@ -152,6 +152,7 @@ internal sealed partial class StompSession
         if (_subscriptions.TryGetValue(confirmed.SubscriptionId, out var subscription) && subscription.DestinationActor is null)
         {
             subscription.DestinationActor = Sender;
+            Context.Watch(Sender);
             Confirm(subscription.ConfirmCorrelation);
         }
         else if (_unsubscribedBeforeConfirm.Remove(confirmed.SubscriptionId, out var removeDurable))
@@ -229,23 +230,21 @@ internal sealed partial class StompSession
 
     private void HandleAck(StompFrame frame, bool isNack)
     {
+        // 1.2 names the MESSAGE's ack header in "id"; 1.0/1.1 name message-id (+ subscription in 1.1).
+        // A 1.2 "id" that is no ack id is also tried as a message-id, for clients that mix the two.
+        var id = IsVersion12 ? frame.GetHeader("id") ?? throw MissingHeader(frame, "id") : null;
+        var messageId = IsVersion12 ? id : frame.GetHeader("message-id") ?? throw MissingHeader(frame, "message-id");
+        var subscriptionHeader = frame.GetHeader("subscription");
+        if (_version == "1.1" && subscriptionHeader is null)
+            throw MissingHeader(frame, "subscription");
+
         string subscriptionId;
         string ackId;
-        if (IsVersion12)
-        {
-            ackId = frame.GetHeader("id") ?? throw MissingHeader(frame, "id");
-            if (!_acks.TryFindByAckId(ackId, out subscriptionId))
-                throw new StompProtocolException(StompErrorKind.UnknownMessage, $"{frame.Command.ToWireName()} of id [{ackId}], which is not an unacknowledged message of this connection");
-        }
-        else
-        {
-            var messageId = frame.GetHeader("message-id") ?? throw MissingHeader(frame, "message-id");
-            var subscriptionHeader = frame.GetHeader("subscription");
-            if (_version == "1.1" && subscriptionHeader is null)
-                throw MissingHeader(frame, "subscription");
-            if (!_acks.TryFindByMessageId(messageId, subscriptionHeader, out subscriptionId, out ackId))
-                throw new StompProtocolException(StompErrorKind.UnknownMessage, $"{frame.Command.ToWireName()} of message-id [{messageId}], which is not an unacknowledged message of this connection");
-        }
+        if (id is not null && _acks.TryFindByAckId(id, out subscriptionId))
+            ackId = id;
+        else if (!_acks.TryFindByMessageId(messageId!, subscriptionHeader, out subscriptionId, out ackId))
+            throw new StompProtocolException(StompErrorKind.UnknownMessage,
+                $"{frame.Command.ToWireName()} of {(IsVersion12 ? "id" : "message-id")} [{messageId}], which is not an unacknowledged message of this connection");
 
         var receipt = frame.GetHeader("receipt");
         if (frame.GetHeader("transaction") is { } transactionId)

@@ -28,6 +28,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
 
     private const string ConnectTimeoutTimer = "connect-timeout";
     private const string HeartBeatTimer = "heart-beat";
+    private const string ConfirmCheckTimer = "confirm-check";
 
     private static readonly string ServerName = "ActorBroker/" +
         (typeof(StompSession).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
@@ -146,6 +147,16 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
             Fail(new StompProtocolException(StompErrorKind.BrokerRejected, $"message rejected by the broker: {rejected.Reason}"), entry.Operation?.ReceiptId);
         });
         Receive<SubscribeConfirmed>(HandleSubscribeConfirmed);
+        Receive<Terminated>(terminated =>
+        {
+            // A destination stops when its journal fails; its subscriptions and unconfirmed acks are gone with it.
+            // The client must know: ERROR and close, it reconnects and resubscribes (unacked messages are redelivered).
+            var lost = _subscriptions.Values.FirstOrDefault(sub => Equals(sub.DestinationActor, terminated.ActorRef));
+            if (lost is not null)
+                Fail(new StompProtocolException(StompErrorKind.SubscriptionLost,
+                    $"subscription [{lost.Id}] on [{lost.Destination}] lost: the destination stopped (store failure or fail-over); reconnect and subscribe again"), null);
+        });
+        Receive<ConfirmCheck>(_ => CheckConfirmTimeout());
         Receive<SubscribeRejected>(rejected =>
         {
             string? receipt = null;
@@ -180,6 +191,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
                 Become(AwaitingConnect);
                 break;
             case SessionState.Connected:
+                Timers.StartPeriodicTimer(ConfirmCheckTimer, ConfirmCheck.Instance, _settings.ConfirmTimeout / 4);
                 if (HeartBeatCheckInterval() is { } interval)
                     Timers.StartPeriodicTimer(HeartBeatTimer, HeartBeatTick.Instance, interval);
                 Become(Connected);
@@ -230,7 +242,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
     {
         var correlationId = ++_nextCorrelation;
         operation.Remaining++;
-        _pending[correlationId] = new PendingEntry(operation, holdsSendPermit);
+        _pending[correlationId] = new PendingEntry(operation, holdsSendPermit, Environment.TickCount64);
         return correlationId;
     }
 
@@ -283,7 +295,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
     {
         var now = Environment.TickCount64;
         var silenceTimeout = (long)_heartBeat.ClientSilenceTimeout.TotalMilliseconds;
-        if (silenceTimeout > 0 && now - _connection.LastReadTicks > silenceTimeout)
+        if (silenceTimeout > 0 && !_connection.ReadingPaused && now - _connection.LastReadTicks > silenceTimeout)
         {
             throw new StompProtocolException(StompErrorKind.HeartBeatTimeout,
                 $"no data from the client for more than [{silenceTimeout}] ms (heart-beat {_heartBeat.ClientSendInterval.TotalMilliseconds} ms x grace-factor {_settings.HeartBeatGraceFactor})");
@@ -296,6 +308,21 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
             _connection.TryWriteHeartBeat();
             _lastHeartBeatQueuedTicks = now;
         }
+    }
+
+    /// <summary>
+    /// No confirmation may be owed longer than confirm-timeout: a destination whose store stalls or that died between
+    /// routing and delivery must turn into an ERROR for the client, never into a receipt that silently never comes.
+    /// </summary>
+    private void CheckConfirmTimeout()
+    {
+        if (_pending.Count == 0)
+            return;
+        var oldest = _pending.Values.Min(entry => entry.SinceTicks);
+        var waited = TimeSpan.FromMilliseconds(Environment.TickCount64 - oldest);
+        if (waited > _settings.ConfirmTimeout)
+            Fail(new StompProtocolException(StompErrorKind.BrokerTimeout,
+                $"the broker did not confirm within confirm-timeout [{_settings.ConfirmTimeout.TotalMilliseconds} ms]; the store may be unavailable"), null);
     }
 
     // ---- state data ---------------------------------------------------------------------------
@@ -311,7 +338,7 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
         public int Remaining { get; set; }
     }
 
-    private readonly record struct PendingEntry(PendingOperation? Operation, bool HoldsSendPermit);
+    private readonly record struct PendingEntry(PendingOperation? Operation, bool HoldsSendPermit, long SinceTicks);
 
     private sealed class SubscriptionState(string id, Destination destination, AckMode mode, long confirmCorrelation)
     {
@@ -336,6 +363,12 @@ internal sealed partial class StompSession : ReceiveActor, IWithTimers
     private sealed class ConnectTimedOut
     {
         public static readonly ConnectTimedOut Instance = new();
+    }
+
+    /// <summary>Periodic timer → session. Fail the connection when a broker confirmation is overdue.</summary>
+    private sealed class ConfirmCheck
+    {
+        public static readonly ConfirmCheck Instance = new();
     }
 
     /// <summary>Periodic timer → session. Check client silence and send a heart-beat when idle.</summary>

@@ -26,13 +26,15 @@ public sealed class StompConnection
 {
     private long _lastReadTicks;
     private long _lastWriteTicks;
+    private volatile bool _readingPaused;
 
     public StompConnection(string connectionId, string remoteEndPoint, int maxInflightSends)
     {
         ConnectionId = connectionId;
         RemoteEndPoint = remoteEndPoint;
         SendPermits = new SemaphoreSlim(maxInflightSends, maxInflightSends);
-        Outbound = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        // Not SingleReader: that channel kind cannot count its items, and heart-beating asks for the count.
+        Outbound = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
         _lastReadTicks = _lastWriteTicks = Environment.TickCount64;
     }
 
@@ -52,6 +54,18 @@ public sealed class StompConnection
     /// <summary><see cref="Environment.TickCount64"/> when bytes were last flushed to the client.</summary>
     public long LastWriteTicks => Volatile.Read(ref _lastWriteTicks);
 
+    /// <summary>True while the read loop waits for a SEND permit: the client's silence is then our doing, not a dead peer.</summary>
+    public bool ReadingPaused => _readingPaused;
+
+    internal void PauseReading() => _readingPaused = true;
+
+    /// <summary>Reading resumes: the silence clock restarts, since bytes the client sent meanwhile were not looked at.</summary>
+    internal void ResumeReading()
+    {
+        MarkRead();
+        _readingPaused = false;
+    }
+
     internal void MarkRead() => Volatile.Write(ref _lastReadTicks, Environment.TickCount64);
 
     internal void MarkWritten() => Volatile.Write(ref _lastWriteTicks, Environment.TickCount64);
@@ -59,7 +73,8 @@ public sealed class StompConnection
     /// <summary>Queues a frame; false once the connection is closing.</summary>
     public bool TryWrite(StompFrame frame, FlushedDelivery? autoAck = null) => Outbound.Writer.TryWrite(new OutboundFrame(frame, autoAck));
 
-    public bool TryWriteHeartBeat() => Outbound.Writer.TryWrite(OutboundFrame.HeartBeat);
+    /// <summary>Queues a heart-beat unless frames are already queued (they will reach the client anyway).</summary>
+    public bool TryWriteHeartBeat() => Outbound.Reader.Count == 0 && Outbound.Writer.TryWrite(OutboundFrame.HeartBeat);
 
     /// <summary>Closes after everything queued so far has been written and flushed.</summary>
     public void Close() => Outbound.Writer.TryComplete();

@@ -88,8 +88,14 @@ public sealed class StompConnectionHandler : ConnectionHandler
                         if (StompFrameParser.TryParseFrame(ref window, limits, out var frame))
                         {
                             buffer = buffer.Slice(window.Start);
-                            if (frame.Command == StompCommand.Send)
-                                await stomp.SendPermits.WaitAsync(stopReading); // back-pressure: stop reading while too many SENDs are unconfirmed
+                            if (frame.Command == StompCommand.Send && !stomp.SendPermits.Wait(0))
+                            {
+                                // Back-pressure: stop reading while too many SENDs are unconfirmed.
+                                stomp.PauseReading();
+                                await stomp.SendPermits.WaitAsync(stopReading);
+                                stomp.ResumeReading();
+                            }
+
                             session.Tell(new FrameReceived(frame));
                             continue;
                         }

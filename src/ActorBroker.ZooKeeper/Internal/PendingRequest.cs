@@ -15,7 +15,7 @@ internal abstract class PendingRequest(int xid, OpCode op, string? path, long se
     /// still held the session at that instant.</summary>
     public long SentTimestamp { get; } = sentTimestamp;
 
-    /// <summary>Completes with the reply; parse errors propagate to the caller (the connection is then corrupt).</summary>
+    /// <summary>Completes with the reply; decoding errors also propagate to the caller (the connection is then corrupt).</summary>
     public abstract void Complete(ZooKeeperErrorCode error, ref JuteReader reader);
 
     public abstract void Fail(Exception reason);
@@ -48,6 +48,12 @@ internal sealed class PendingRequest<T>(
         try
         {
             value = parser(error, ref reader);
+        }
+        catch (ZooKeeperException e) when (e is not ZooKeeperProtocolException)
+        {
+            // A failure the server reported inside the body (a rolled-back multi): this request's error only.
+            _result.TrySetException(e);
+            return;
         }
         catch (Exception e)
         {

@@ -197,6 +197,19 @@ internal sealed class ZooKeeperClient : IConnectionOwner, IAsyncDisposable
             }, cancel);
     }
 
+    /// <summary>
+    /// Applies all <paramref name="ops"/> atomically, or none: a failing operation throws the typed exception of its
+    /// error code, naming the operation's index and path.
+    /// </summary>
+    public Task<List<ZooKeeperOpResult>> MultiAsync(IReadOnlyList<ZooKeeperOp> ops, CancellationToken cancel = default)
+    {
+        if (ops.Count == 0) return Task.FromResult(new List<ZooKeeperOpResult>());
+        Func<string, string> toServer = _connectString.ToServerPath, fromServer = _connectString.FromServerPath;
+        foreach (var op in ops) toServer(op.Path); // validate before anything is sent
+        return Submit(OpCode.Multi, null, w => MultiCodec.WriteRequest(w, ops, toServer),
+            (ZooKeeperErrorCode _, ref JuteReader r) => MultiCodec.ReadResponse(ref r, ops, fromServer), cancel);
+    }
+
     /// <summary>Closes the session (its ephemeral nodes are deleted at once) and the connection. Idempotent.</summary>
     public Task CloseAsync() => Shutdown(endSession: true);
 

@@ -11,10 +11,13 @@ internal enum OpCode
     GetChildren = 8,
     Ping = 11,
     GetChildren2 = 12,
+    Check = 13,
     Multi = 14,
     Create2 = 15,
     SetWatches = 101,
     CloseSession = -11,
+    /// <summary>Marks a failed operation's result inside a multi reply.</summary>
+    Error = -1,
 }
 
 /// <summary>Reserved xids: replies carrying them are not answers to a numbered request.</summary>

@@ -37,8 +37,11 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         SharedDirectory = _directory.Combine("shared");
         Directory.CreateDirectory(SharedDirectory);
         var profileText = File.ReadAllText(ProfilePath);
+        var usesRaft = profileText.Contains("actorbroker.persistence.raft", StringComparison.Ordinal);
+        var raftPorts = roles.Select(_ => usesRaft ? FreePortPair() : 0).ToList();
+        var raftMembers = string.Join(",", raftPorts.Select(p => $"127.0.0.1:{p}"));
         var seedPort = 0;
-        foreach (var role in roles)
+        foreach (var (role, index) in roles.Select((r, i) => (r, i)))
         {
             var remotingPort = FreePort.Next();
             if (seedPort == 0) seedPort = remotingPort;
@@ -61,8 +64,16 @@ public sealed class MultiNodeCluster : IAsyncDisposable
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 akka.loglevel = WARNING
                 """;
-            var config = NodeConfiguration.Build(profileText + "\n" + harnessHocon + "\n" + extraHocon, [], new Dictionary<string, string?>());
-            _nodes.Add(new TestNode(role, remotingPort, stompPort, config, ProfilePath));
+            // Raft endpoints go through the node's own environment variables, as an operator would set them.
+            var environment = new Dictionary<string, string?>();
+            if (usesRaft)
+            {
+                environment["ACTORBROKER_RAFT_PORT"] = raftPorts[index].ToString();
+                environment["ACTORBROKER_RAFT_MEMBERS"] = raftMembers;
+            }
+
+            var config = NodeConfiguration.Build(profileText + "\n" + harnessHocon + "\n" + extraHocon, [], environment);
+            _nodes.Add(new TestNode(role, remotingPort, stompPort, config, ProfilePath, usesRaft));
         }
     }
 
@@ -176,6 +187,26 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     {
         await Task.WhenAll(_nodes.Select(n => n.TerminateQuietlyAsync()));
         _directory.Dispose();
+    }
+
+    /// <summary>A free port whose successor is free too (a Raft node listens on its port and the next one).</summary>
+    private static int FreePortPair()
+    {
+        while (true)
+        {
+            var port = FreePort.Next();
+            if (port >= 65535) continue;
+            try
+            {
+                using var next = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port + 1);
+                next.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // taken: pick another pair
+            }
+        }
     }
 
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

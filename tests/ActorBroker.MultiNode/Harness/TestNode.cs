@@ -1,4 +1,5 @@
 using ActorBroker.Node;
+using ActorBroker.Persistence.Raft;
 using Akka.Actor;
 using AkkaCluster = Akka.Cluster.Cluster;
 using Akka.Configuration;
@@ -20,8 +21,11 @@ public sealed class TestNode
     private readonly string _profile;
     private ActorSystem? _system;
 
-    internal TestNode(string role, int remotingPort, int stompPort, Config config, string profile)
+    private readonly bool _usesRaft;
+
+    internal TestNode(string role, int remotingPort, int stompPort, Config config, string profile, bool usesRaft)
     {
+        _usesRaft = usesRaft;
         Role = role;
         RemotingPort = remotingPort;
         StompPort = stompPort;
@@ -63,7 +67,10 @@ public sealed class TestNode
     public async Task KillAsync()
     {
         var system = System;
-        await system.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
+        // The Raft replica normally stops in coordinated shutdown, which a crash skips: stop it with the system, as the
+        // death of the process would.
+        var raftStopped = _usesRaft ? RaftReplication.Get(system).StopAsync() : Task.CompletedTask;
+        await Task.WhenAll(system.Terminate(), raftStopped).WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>Graceful leave: coordinated shutdown (leave, singleton hand-over, terminate), awaited to the end.</summary>
@@ -92,7 +99,8 @@ public sealed class TestNode
         if (_system is null) return;
         try
         {
-            await _system.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
+            var raftStopped = _usesRaft ? RaftReplication.Get(_system).StopAsync() : Task.CompletedTask;
+            await Task.WhenAll(_system.Terminate(), raftStopped).WaitAsync(TimeSpan.FromSeconds(30));
         }
         catch (TimeoutException)
         {

@@ -102,6 +102,30 @@ public sealed class ZooKeeperClientSpec(ZooKeeperServerFixture fixture) : IAsync
         await _client.DeleteAsync(path, current.Stat.Version);
     }
 
+    [Fact(DisplayName = "A multi applies all its operations atomically, or none with the failing one's typed error")]
+    public async Task MultiIsAtomic()
+    {
+        var results = await _client.MultiAsync(
+        [
+            new ZooKeeperOp.Create($"{_ns}/m", Bytes("0"), CreateMode.Persistent),
+            new ZooKeeperOp.Create($"{_ns}/m/child", Bytes(""), CreateMode.Ephemeral),
+            new ZooKeeperOp.SetData($"{_ns}/m", Bytes("1"), Version: 0),
+            new ZooKeeperOp.Check($"{_ns}/m", Version: 1),
+        ]);
+        Assert.Equal([ZooKeeperOpKind.Create, ZooKeeperOpKind.Create, ZooKeeperOpKind.SetData, ZooKeeperOpKind.Check], results.Select(r => r.Op));
+        Assert.Equal($"{_ns}/m/child", results[1].Path);
+        Assert.Equal(_client.SessionId, (await _client.ExistsAsync($"{_ns}/m/child"))!.EphemeralOwner);
+        Assert.Equal(1, results[2].Stat!.Version);
+
+        var failure = await Assert.ThrowsAsync<BadVersionException>(() => _client.MultiAsync(
+        [
+            new ZooKeeperOp.Delete($"{_ns}/m/child"),
+            new ZooKeeperOp.Check($"{_ns}/m", Version: 0),
+        ]));
+        Assert.Equal($"{_ns}/m", failure.Path);
+        Assert.NotNull(await _client.ExistsAsync($"{_ns}/m/child")); // the delete before the failed check was rolled back
+    }
+
     [Fact(DisplayName = "Closing a session deletes its ephemeral nodes at once")]
     public async Task EphemeralRemovedAfterClose()
     {

@@ -1,0 +1,208 @@
+using System.Text;
+
+namespace ActorBroker.Persistence.Raft.Internal;
+
+/// <summary>
+/// The replicated journal state, pure and deterministic: per persistence id the events, highest sequence number,
+/// deleted-to mark and snapshots, plus the newest fencing epoch and a window of recent operation ids with their
+/// outcomes (a retried operation is answered from there instead of applied twice). Not thread-safe: the owner
+/// (<see cref="JournalStateMachine"/>) serializes access.
+/// </summary>
+internal sealed class JournalState(int dedupWindow)
+{
+    private const byte SnapshotFormatVersion = 1;
+
+    private readonly Dictionary<string, PersistenceIdState> _ids = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, OperationOutcome> _recentOutcomes = new();
+    private readonly Queue<Guid> _recentOrder = new();
+    private long _maxEpoch;
+
+    public long MaxEpoch => _maxEpoch;
+
+    public long HighestSequenceNr(string persistenceId) => _ids.TryGetValue(persistenceId, out var state) ? state.Highest : 0L;
+
+    public List<StoredEvent> ReadEvents(string persistenceId, long from, long to, long max)
+    {
+        var result = new List<StoredEvent>();
+        if (max <= 0 || !_ids.TryGetValue(persistenceId, out var state)) return result;
+        foreach (var e in state.Events)
+        {
+            if (e.SequenceNr < from) continue;
+            if (e.SequenceNr > to || result.Count >= max) break;
+            result.Add(e);
+        }
+        return result;
+    }
+
+    public StoredSnapshot? LatestSnapshot(string persistenceId, long maxSequenceNr, long maxTimestampTicks,
+        long minSequenceNr, long minTimestampTicks)
+        => !_ids.TryGetValue(persistenceId, out var state)
+            ? null
+            : state.Snapshots
+                .Where(s => s.SequenceNr <= maxSequenceNr && s.SequenceNr >= minSequenceNr
+                            && s.TimestampTicks <= maxTimestampTicks && s.TimestampTicks >= minTimestampTicks)
+                .OrderByDescending(s => s.SequenceNr).ThenByDescending(s => s.TimestampTicks)
+                .FirstOrDefault();
+
+    /// <summary>A stable textual digest of the whole state, for comparing replicas in tests.</summary>
+    public string Digest()
+    {
+        var text = new StringBuilder();
+        foreach (var (pid, state) in _ids.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            text.Append(pid).Append(" highest=").Append(state.Highest).Append(" deletedTo=").Append(state.DeletedTo)
+                .Append(" events=").Append(string.Join(',', state.Events.Select(e => e.SequenceNr + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Bytes))[..8])))
+                .Append(" snapshots=").Append(string.Join(',', state.Snapshots.Select(s => s.SequenceNr)))
+                .Append('\n');
+        }
+        return text.Append("epoch=").Append(_maxEpoch).ToString();
+    }
+
+    /// <summary>Applies one operation of the log entry at <paramref name="logIndex"/>; the outcome is the same on every replica.</summary>
+    public OperationOutcome Apply(JournalOperation operation, long logIndex)
+    {
+        if (_recentOutcomes.TryGetValue(operation.Id, out var earlier))
+            return earlier with { LogIndex = logIndex }; // a retry of an operation already applied: same answer, no effect
+
+        var outcome = operation.Epoch < _maxEpoch
+            ? new OperationOutcome(OutcomeCode.Fenced, logIndex, $"fencing epoch {operation.Epoch} is older than the newest applied epoch {_maxEpoch}")
+            : ApplyUnfenced(operation, logIndex);
+        if (outcome.IsApplied && operation.Epoch > _maxEpoch) _maxEpoch = operation.Epoch;
+
+        Remember(operation.Id, outcome);
+        return outcome;
+    }
+
+    private OperationOutcome ApplyUnfenced(JournalOperation operation, long logIndex)
+    {
+        switch (operation)
+        {
+            case WriteEvents write:
+            {
+                var state = StateOf(write.PersistenceId);
+                var first = write.Events.Count == 0 ? state.Highest + 1 : write.Events[0].SequenceNr;
+                if (first <= state.Highest)
+                    return new OperationOutcome(OutcomeCode.SequenceConflict, logIndex,
+                        $"persistence id [{write.PersistenceId}] write from sequence number {first} but {state.Highest} is already written (stale writer?)");
+                state.Events.AddRange(write.Events);
+                if (write.Events.Count > 0) state.Highest = write.Events[^1].SequenceNr;
+                break;
+            }
+            case DeleteEventsTo delete:
+            {
+                var state = StateOf(delete.PersistenceId);
+                var to = Math.Min(delete.ToSequenceNr, state.Highest);
+                if (to > state.DeletedTo)
+                {
+                    state.DeletedTo = to;
+                    state.Events.RemoveAll(e => e.SequenceNr <= to);
+                }
+                break;
+            }
+            case StoreSnapshot save:
+            {
+                var state = StateOf(save.Snapshot.PersistenceId);
+                state.Snapshots.RemoveAll(s => s.SequenceNr == save.Snapshot.SequenceNr);
+                state.Snapshots.Add(save.Snapshot);
+                break;
+            }
+            case RemoveSnapshots delete:
+            {
+                if (_ids.TryGetValue(delete.PersistenceId, out var state))
+                    state.Snapshots.RemoveAll(s => s.SequenceNr >= delete.MinSequenceNr && s.SequenceNr <= delete.MaxSequenceNr
+                                                   && s.TimestampTicks >= delete.MinTimestampTicks && s.TimestampTicks <= delete.MaxTimestampTicks);
+                break;
+            }
+        }
+        return new OperationOutcome(OutcomeCode.Applied, logIndex, "");
+    }
+
+    private void Remember(Guid id, OperationOutcome outcome)
+    {
+        _recentOutcomes[id] = outcome;
+        _recentOrder.Enqueue(id);
+        while (_recentOrder.Count > dedupWindow) _recentOutcomes.Remove(_recentOrder.Dequeue());
+    }
+
+    private PersistenceIdState StateOf(string persistenceId)
+    {
+        if (!_ids.TryGetValue(persistenceId, out var state)) _ids[persistenceId] = state = new PersistenceIdState();
+        return state;
+    }
+
+    public byte[] Serialize()
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(SnapshotFormatVersion);
+            writer.Write(_maxEpoch);
+            writer.Write(_recentOrder.Count);
+            foreach (var id in _recentOrder)
+            {
+                var outcome = _recentOutcomes[id];
+                writer.Write(id.ToByteArray());
+                writer.Write((byte)outcome.Code);
+                writer.Write(outcome.LogIndex);
+                writer.Write(outcome.Detail);
+            }
+            writer.Write(_ids.Count);
+            foreach (var (pid, state) in _ids)
+            {
+                writer.Write(pid);
+                writer.Write(state.Highest);
+                writer.Write(state.DeletedTo);
+                writer.Write(state.Events.Count);
+                foreach (var e in state.Events)
+                {
+                    writer.Write(e.SequenceNr);
+                    OperationCodec.WriteBytes(writer, e.Bytes);
+                }
+                writer.Write(state.Snapshots.Count);
+                foreach (var s in state.Snapshots) OperationCodec.WriteSnapshot(writer, s);
+            }
+        }
+        return stream.ToArray();
+    }
+
+    /// <summary>Replaces the whole state by a <see cref="Serialize"/> image.</summary>
+    public void Restore(byte[] image)
+    {
+        using var reader = new BinaryReader(new MemoryStream(image, writable: false), Encoding.UTF8);
+        var version = reader.ReadByte();
+        if (version != SnapshotFormatVersion)
+            throw new InvalidDataException($"raft journal: unsupported state snapshot version [{version}], expected [{SnapshotFormatVersion}]");
+        _ids.Clear();
+        _recentOutcomes.Clear();
+        _recentOrder.Clear();
+        _maxEpoch = reader.ReadInt64();
+        var recent = reader.ReadInt32();
+        for (var i = 0; i < recent; i++)
+        {
+            var id = OperationCodec.ReadGuid(reader);
+            var outcome = new OperationOutcome((OutcomeCode)reader.ReadByte(), reader.ReadInt64(), reader.ReadString());
+            _recentOutcomes[id] = outcome;
+            _recentOrder.Enqueue(id);
+        }
+        var ids = reader.ReadInt32();
+        for (var i = 0; i < ids; i++)
+        {
+            var state = new PersistenceIdState();
+            _ids[reader.ReadString()] = state;
+            state.Highest = reader.ReadInt64();
+            state.DeletedTo = reader.ReadInt64();
+            var events = reader.ReadInt32();
+            for (var j = 0; j < events; j++) state.Events.Add(new StoredEvent(reader.ReadInt64(), OperationCodec.ReadBytes(reader)));
+            var snapshots = reader.ReadInt32();
+            for (var j = 0; j < snapshots; j++) state.Snapshots.Add(OperationCodec.ReadSnapshot(reader));
+        }
+    }
+
+    private sealed class PersistenceIdState
+    {
+        public long Highest;
+        public long DeletedTo;
+        public readonly List<StoredEvent> Events = [];
+        public readonly List<StoredSnapshot> Snapshots = [];
+    }
+}

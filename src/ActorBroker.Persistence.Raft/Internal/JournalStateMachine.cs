@@ -1,0 +1,110 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+
+namespace ActorBroker.Persistence.Raft.Internal;
+
+/// <summary>
+/// The DotNext state machine of a replica: applies committed log entries to its <see cref="JournalState"/>, completes
+/// the waiters of the operations they carry, and persists / restores the state as Raft snapshots (log compaction).
+/// DotNext calls <see cref="ApplyAsync"/> one entry at a time; reads from journal actors run concurrently and take
+/// <see cref="_gate"/>, as does every mutation.
+/// </summary>
+internal sealed class JournalStateMachine : SimpleStateMachine
+{
+    private readonly object _gate = new();
+    private readonly int _snapshotInterval;
+    private readonly JournalState _state;
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource<OperationOutcome>> _waiters = new();
+    private long _appliedSinceSnapshot;
+    private long _lastAppliedIndex;
+    private int _restoredSnapshots;
+
+    public JournalStateMachine(DirectoryInfo location, int snapshotInterval, int dedupWindow) : base(location)
+    {
+        _snapshotInterval = snapshotInterval;
+        _state = new JournalState(dedupWindow);
+    }
+
+    /// <summary>
+    /// How many times the state was replaced from a snapshot file: at startup (own newest snapshot) or installed from
+    /// the leader when this node was behind the leader's compacted log.
+    /// </summary>
+    public int RestoredSnapshots => Volatile.Read(ref _restoredSnapshots);
+
+    /// <summary>Index of the last log entry applied here (for tests and diagnostics).</summary>
+    public long LastAppliedIndex => Volatile.Read(ref _lastAppliedIndex);
+
+    /// <summary>
+    /// Returns a task completed with the outcome once the operation with this id is applied locally. Register before
+    /// the operation is replicated; <see cref="ForgetOutcome"/> when giving up.
+    /// </summary>
+    public Task<OperationOutcome> AwaitOutcome(Guid operationId)
+        => _waiters.GetOrAdd(operationId, static _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public void ForgetOutcome(Guid operationId) => _waiters.TryRemove(operationId, out _);
+
+    // ---------------------------------------------------------------- reads (callers passed a read barrier first)
+
+    public long HighestSequenceNr(string persistenceId)
+    {
+        lock (_gate) return _state.HighestSequenceNr(persistenceId);
+    }
+
+    public List<StoredEvent> ReadEvents(string persistenceId, long from, long to, long max)
+    {
+        lock (_gate) return _state.ReadEvents(persistenceId, from, to, max);
+    }
+
+    public StoredSnapshot? LatestSnapshot(string persistenceId, long maxSequenceNr, long maxTimestampTicks,
+        long minSequenceNr, long minTimestampTicks)
+    {
+        lock (_gate) return _state.LatestSnapshot(persistenceId, maxSequenceNr, maxTimestampTicks, minSequenceNr, minTimestampTicks);
+    }
+
+    /// <summary>A stable textual digest of the whole state, for comparing replicas in tests.</summary>
+    public string Digest()
+    {
+        lock (_gate) return _state.Digest();
+    }
+
+    // ---------------------------------------------------------------- apply
+
+    protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    {
+        if (!entry.IsConfiguration && entry.TryGetPayload(out var payload) && !payload.IsEmpty)
+        {
+            var operations = OperationCodec.Decode(payload.ToArray());
+            var outcomes = new OperationOutcome[operations.Count];
+            lock (_gate)
+            {
+                for (var i = 0; i < operations.Count; i++) outcomes[i] = _state.Apply(operations[i], entry.Index);
+            }
+            // Complete waiters outside the lock; continuations run asynchronously.
+            for (var i = 0; i < operations.Count; i++)
+                if (_waiters.TryRemove(operations[i].Id, out var waiter)) waiter.TrySetResult(outcomes[i]);
+        }
+
+        Volatile.Write(ref _lastAppliedIndex, entry.Index);
+        var snapshotDue = ++_appliedSinceSnapshot >= _snapshotInterval;
+        if (snapshotDue) _appliedSinceSnapshot = 0;
+        return ValueTask.FromResult(snapshotDue);
+    }
+
+    // ---------------------------------------------------------------- snapshots of the state (log compaction)
+
+    protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    {
+        byte[] image;
+        lock (_gate) image = _state.Serialize();
+        await writer.WriteAsync(image, lengthFormat: null, token).ConfigureAwait(false);
+    }
+
+    protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    {
+        var image = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
+        lock (_gate) _state.Restore(image);
+        Interlocked.Increment(ref _restoredSnapshots);
+    }
+}

@@ -1,0 +1,332 @@
+using System.Net;
+using System.Threading.Channels;
+using ActorBroker.Persistence.Raft.Internal;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+
+namespace ActorBroker.Persistence.Raft;
+
+/// <summary>
+/// One node of the Raft-replicated journal: a DotNext <see cref="RaftCluster"/> over TCP, a <see cref="WriteAheadLog"/>
+/// on local disk, the <see cref="JournalStateMachine"/> every committed entry is applied to, a group committer and the
+/// write-forwarding listener. Journal and snapshot-store actors and the leader lease use it through
+/// <see cref="RaftReplication"/>.
+/// <para>Writes: operations queue up; one committer loop packs everything queued into one log entry and replicates it
+/// (one replication round and, in quorum_disk, one fsync per node for all of them). On a follower the batch is
+/// forwarded to the leader instead. An operation completes only once committed by a majority and applied locally, so a
+/// replay on this node after the acknowledgement sees it. A deposed leader's pending batch fails over: it is retried
+/// under the same operation ids (applied at most once) until the write timeout, then fails; it is never acknowledged
+/// unless committed.</para>
+/// </summary>
+public sealed class RaftReplica : IAsyncDisposable
+{
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(50);
+
+    private readonly RaftJournalSettings _settings;
+    private readonly JournalStateMachine _stateMachine;
+    private readonly WriteAheadLog _log;
+    private readonly RaftCluster _cluster;
+    private readonly ForwardingServer _forwardingServer;
+    private readonly ForwardingClient _forwardingClient = new();
+    private readonly Channel<PendingOperation> _queue = Channel.CreateUnbounded<PendingOperation>(new() { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _committer = Task.CompletedTask;
+    private int _disposed;
+
+    private RaftReplica(RaftJournalSettings settings, JournalStateMachine stateMachine, WriteAheadLog log)
+    {
+        _settings = settings;
+        _stateMachine = stateMachine;
+        _log = log;
+
+        var configuration = new RaftCluster.TcpConfiguration(settings.Self)
+        {
+            ColdStart = false, // static membership: every node knows all members, elections decide the leader
+            LowerElectionTimeout = (int)settings.LowerElectionTimeout.TotalMilliseconds,
+            UpperElectionTimeout = (int)settings.UpperElectionTimeout.TotalMilliseconds,
+            RequestTimeout = settings.RequestTimeout,
+            ConfigurationStorage = new StaticMembership(settings.Members),
+        };
+
+        _cluster = new RaftCluster(configuration)
+        {
+            AuditTrail = log,
+        };
+        _forwardingServer = new ForwardingServer(settings.ForwardingEndpoints[settings.SelfIndex], SubmitAsLeaderAsync);
+    }
+
+    /// <summary>Creates the data directories, restores the newest state snapshot, starts Raft, the committer and forwarding.</summary>
+    public static async Task<RaftReplica> StartAsync(RaftJournalSettings settings, CancellationToken token = default)
+    {
+        var stateMachine = new JournalStateMachine(
+            new DirectoryInfo(Path.Combine(settings.DataDirectory, "state")), settings.SnapshotInterval, settings.DedupWindow);
+        await stateMachine.RestoreAsync(token).ConfigureAwait(false);
+        var log = new WriteAheadLog(new WriteAheadLog.Options
+        {
+            Location = Path.Combine(settings.DataDirectory, "wal"),
+            ChunkSize = settings.WalChunkSize,
+            // DotNext 6.12's WAL always flushes on commit (FlushOnCommit/FlushInterval are obsolete no-ops), so both
+            // modes fsync committed entries. quorum_mem only switches the WAL to private write buffers (faster appends).
+            MemoryManagement = settings.SyncMode == RaftSyncMode.QuorumMemory
+                ? WriteAheadLog.MemoryManagementStrategy.PrivateMemory
+                : WriteAheadLog.MemoryManagementStrategy.SharedMemory,
+        }, stateMachine);
+
+        var replica = new RaftReplica(settings, stateMachine, log);
+        try
+        {
+            replica._forwardingServer.Start();
+            await replica._cluster.StartAsync(token).ConfigureAwait(false);
+            replica._committer = replica.CommitLoopAsync();
+            return replica;
+        }
+        catch
+        {
+            await replica.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public RaftJournalSettings Settings => _settings;
+
+    /// <summary>True while this node is the Raft leader.</summary>
+    public bool IsLeader => !_cluster.LeadershipToken.IsCancellationRequested;
+
+    /// <summary>Canceled when this node stops being the leader (a fresh token per leadership term).</summary>
+    public CancellationToken LeadershipToken => _cluster.LeadershipToken;
+
+    /// <summary>The current Raft term (the leader lease's epoch).</summary>
+    public long Term => _cluster.Term;
+
+    /// <summary>Raft endpoint of the leader this node knows, or null during an election / without quorum.</summary>
+    public EndPoint? Leader => _cluster.Leader?.EndPoint;
+
+    /// <summary>
+    /// Gives up leadership when this node leads; an election follows. The node uses it so the Raft leader (the only node
+    /// whose leader lease can be acquired) ends up where the cluster singleton runs: the oldest member.
+    /// </summary>
+    public async Task<bool> ResignAsync(CancellationToken token = default) => await ((DotNext.Net.Cluster.ICluster)_cluster).ResignAsync(token).ConfigureAwait(false);
+
+    /// <summary>True while this node is in Raft standby: it votes and replicates but never campaigns.</summary>
+    public bool IsStandby => _cluster.Standby;
+
+    /// <summary>
+    /// Standby (true) or normal (false) Raft mode. The node keeps every node but the singleton's (the oldest member) in
+    /// standby, so only that node can win an election and hold the Raft-leader lease. Entering standby succeeds only as
+    /// a follower (returns false otherwise).
+    /// </summary>
+    public async Task<bool> SetStandbyAsync(bool standby, CancellationToken token = default)
+    {
+        if (standby) return await _cluster.EnableStandbyModeAsync(token).ConfigureAwait(false);
+        await _cluster.RevertToNormalModeAsync(token).ConfigureAwait(false);
+        return true;
+    }
+
+    internal JournalStateMachine StateMachine => _stateMachine;
+
+    /// <summary>
+    /// Replicates the operations (group-committed with whatever else is queued). The task completes with one outcome
+    /// per operation once the entry carrying them was committed by a majority and applied on this node, or fails with
+    /// <see cref="RaftJournalTimeoutException"/> after write-timeout.
+    /// </summary>
+    internal Task<OperationOutcome[]> SubmitAsync(IReadOnlyList<JournalOperation> operations, CancellationToken token = default)
+        => SubmitCoreAsync(operations, leaderOnly: false, token);
+
+    private Task<OperationOutcome[]> SubmitAsLeaderAsync(List<JournalOperation> operations, CancellationToken token)
+    {
+        if (!IsLeader)
+            throw new NotLeaderNowException($"[{_settings.Self}] is not the leader (leader known here: [{Leader?.ToString() ?? "none"}])");
+        return SubmitCoreAsync(operations, leaderOnly: true, token);
+    }
+
+    private async Task<OperationOutcome[]> SubmitCoreAsync(IReadOnlyList<JournalOperation> operations, bool leaderOnly, CancellationToken token)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var deadline = DateTime.UtcNow + _settings.WriteTimeout;
+        var pending = operations.Select(op => new PendingOperation(op, deadline, leaderOnly)).ToArray();
+        foreach (var p in pending)
+            if (!_queue.Writer.TryWrite(p))
+                p.Done.TrySetException(new RaftJournalException($"replica [{_settings.Self}] is stopping"));
+        var results = new OperationOutcome[pending.Length];
+        for (var i = 0; i < pending.Length; i++)
+            results[i] = await pending[i].Done.Task.WaitAsync(token).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>
+    /// Read barrier: completes once this node applied everything committed as of the call (a linearizable read point:
+    /// the leader confirms its leadership with a replication round; a follower asks the leader for its commit index
+    /// and waits to apply up to it). Fails with <see cref="RaftJournalReadBarrierException"/> after read-timeout.
+    /// </summary>
+    public async Task ReadBarrierAsync(CancellationToken token = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, _stopping.Token);
+        timeout.CancelAfter(_settings.ReadTimeout);
+        Exception? last = null;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    await _cluster.ApplyReadBarrierAsync(timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    last = e; // no leader right now (election in progress, or no quorum): try again until the timeout
+                    await Task.Delay(RetryPause, timeout.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            throw new RaftJournalReadBarrierException(
+                $"[{_settings.Self}] could not reach a read point within {_settings.ReadTimeout} " +
+                $"(leader known here: [{Leader?.ToString() ?? "none"}]): {last?.Message ?? "timed out"}", last);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- group committer
+
+    private async Task CommitLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<PendingOperation>();
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                batch.Clear();
+                while (batch.Count < _settings.MaxBatchOperations && reader.TryRead(out var p)) batch.Add(p);
+                await CommitBatchAsync(batch).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            var stopped = new RaftJournalException($"replica [{_settings.Self}] stopped before the write was committed");
+            foreach (var p in batch) p.Done.TrySetException(stopped);
+            while (reader.TryRead(out var p)) p.Done.TrySetException(stopped);
+        }
+    }
+
+    private async Task CommitBatchAsync(List<PendingOperation> batch)
+    {
+        var remaining = batch;
+        var lastProblem = "no leader elected yet";
+        while (true)
+        {
+            var now = DateTime.UtcNow;
+            foreach (var p in remaining.Where(p => p.Deadline <= now))
+                p.Done.TrySetException(new RaftJournalTimeoutException(
+                    $"write not committed by a majority within {_settings.WriteTimeout} on [{_settings.Self}]: {lastProblem}"));
+            remaining = remaining.Where(p => !p.Done.Task.IsCompleted).ToList();
+            if (remaining.Count == 0) return;
+
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            attempt.CancelAfter(remaining.Min(p => p.Deadline) - now);
+            try
+            {
+                if (IsLeader)
+                {
+                    await ReplicateAsLeaderAsync(remaining, attempt.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                foreach (var p in remaining.Where(p => p.LeaderOnly))
+                    p.Done.TrySetException(new NotLeaderNowException($"[{_settings.Self}] lost leadership before replicating a forwarded write"));
+                remaining = remaining.Where(p => !p.LeaderOnly).ToList();
+                if (remaining.Count == 0) return;
+
+                var leader = Leader;
+                if (leader is null || _settings.ForwardingEndpointOf(leader) is not { } forwardTo)
+                {
+                    lastProblem = leader is null ? "no leader known (election running or no quorum)" : $"leader [{leader}] is not a configured member";
+                    await Task.Delay(RetryPause, attempt.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var (status, outcomes, error) = await _forwardingClient
+                    .SendAsync(forwardTo, OperationCodec.Encode(remaining.Select(p => p.Operation).ToList()), attempt.Token)
+                    .ConfigureAwait(false);
+                if (status == ForwardingProtocol.StatusOk)
+                {
+                    // applied on the leader; apply here too before acknowledging, so a replay on this node sees it
+                    await _log.WaitForApplyAsync(outcomes.Max(o => o.LogIndex), attempt.Token).ConfigureAwait(false);
+                    for (var i = 0; i < remaining.Count; i++) remaining[i].Done.TrySetResult(outcomes[i]);
+                    return;
+                }
+                lastProblem = $"leader [{leader}] answered: {error}";
+                await Task.Delay(RetryPause, attempt.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (OperationCanceledException)
+            {
+                // the attempt hit the earliest deadline: the loop head fails the expired operations
+            }
+            catch (Exception e)
+            {
+                // NotLeaderException (deposed while replicating), connection failures: the outcome is unknown, so retry
+                // under the same operation ids; the state machine applies each id at most once.
+                lastProblem = $"{e.GetType().Name}: {e.Message}";
+                try { await Task.Delay(RetryPause, attempt.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested) { }
+            }
+        }
+    }
+
+    private async Task ReplicateAsLeaderAsync(List<PendingOperation> batch, CancellationToken token)
+    {
+        var outcomes = batch.Select(p => _stateMachine.AwaitOutcome(p.Operation.Id)).ToArray();
+        try
+        {
+            var payload = OperationCodec.Encode(batch.Select(p => p.Operation).ToList());
+            // appends, replicates, waits for a majority to commit and for the local state machine to apply
+            await _cluster.ReplicateAsync(payload, context: null, token).ConfigureAwait(false);
+            var applied = await Task.WhenAll(outcomes).WaitAsync(token).ConfigureAwait(false);
+            if (batch.Any(p => p.LeaderOnly))
+            {
+                // Forwarded writes are acknowledged by their follower only once it applied them too, and a follower
+                // learns the new commit index from the next replication round: start that round now instead of
+                // waiting a heartbeat period (which would add ~lower-election-timeout/2 to every forwarded write).
+                _ = _cluster.ForceReplicationAsync(CancellationToken.None).AsTask()
+                    .ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            }
+            for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(applied[i]);
+        }
+        finally
+        {
+            foreach (var p in batch) _stateMachine.ForgetOutcome(p.Operation.Id);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _committer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _forwardingServer.DisposeAsync().ConfigureAwait(false);
+        _forwardingClient.Dispose();
+        try { await _cluster.StopAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception) { /* not started or already stopping: disposal below still releases sockets and files */ }
+        _cluster.Dispose();
+        await _log.DisposeAsync().ConfigureAwait(false);
+        await _stateMachine.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private sealed class PendingOperation(JournalOperation operation, DateTime deadline, bool leaderOnly)
+    {
+        public JournalOperation Operation { get; } = operation;
+        public DateTime Deadline { get; } = deadline;
+        public bool LeaderOnly { get; } = leaderOnly;
+        public TaskCompletionSource<OperationOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

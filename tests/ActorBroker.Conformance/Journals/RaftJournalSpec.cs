@@ -1,0 +1,73 @@
+using ActorBroker.Persistence.Raft;
+using ActorBroker.Testing;
+using Akka.Configuration;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ActorBroker.Conformance.Journals;
+
+/// <summary>
+/// The journal suite against <see cref="RaftJournal"/> / <see cref="RaftSnapshotStore"/> on a fresh 3-node in-process
+/// Raft cluster per test (free loopback ports, one temp directory): the suite's actor system is node 0, nodes 1 and 2
+/// are bare replicas. Every write therefore needs a majority commit and every read passes the read barrier.
+/// </summary>
+public sealed class RaftJournalSpec : JournalConformanceSpec
+{
+    private readonly ThreeNodeRaft _cluster;
+
+    public RaftJournalSpec(ITestOutputHelper output) : this(ThreeNodeRaft.Start(), output) { }
+
+    private RaftJournalSpec(ThreeNodeRaft cluster, ITestOutputHelper output)
+        : base(cluster.Node0Config, nameof(RaftJournalSpec), output) => _cluster = cluster;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing); // terminates node 0's actor system, which stops its replica
+        _cluster.Dispose();
+    }
+
+    /// <summary>Ports, directories and the two bare replicas of one test's cluster.</summary>
+    private sealed class ThreeNodeRaft : IDisposable
+    {
+        private readonly TempDirectory _root = new("raft-journal-spec");
+        private readonly List<RaftReplica> _peers = [];
+
+        public Config Node0Config { get; private set; } = Config.Empty;
+
+        public static ThreeNodeRaft Start()
+        {
+            var cluster = new ThreeNodeRaft();
+            var ports = new HashSet<int>();
+            while (ports.Count < 6) ports.Add(FreePort.Next());
+            var p = ports.ToList();
+            string Section(int i) => $$"""
+                actorbroker.persistence.raft {
+                  members = ["127.0.0.1:{{p[0]}}", "127.0.0.1:{{p[1]}}", "127.0.0.1:{{p[2]}}"]
+                  forwarding-endpoints = ["127.0.0.1:{{p[3]}}", "127.0.0.1:{{p[4]}}", "127.0.0.1:{{p[5]}}"]
+                  self = "127.0.0.1:{{p[i]}}"
+                  data-dir = "{{cluster._root.Combine($"node{i}").Replace("\\", "/")}}"
+                  lower-election-timeout = 500ms
+                  upper-election-timeout = 1000ms
+                  request-timeout = 300ms
+                }
+                """;
+            foreach (var i in new[] { 1, 2 })
+            {
+                var settings = RaftJournalSettings.Create(ConfigurationFactory.ParseString(Section(i)));
+                cluster._peers.Add(RaftReplica.StartAsync(settings).GetAwaiter().GetResult());
+            }
+            cluster.Node0Config = ConfigurationFactory.ParseString($$"""
+                akka.persistence.journal.plugin = "actorbroker.persistence.raft.journal"
+                akka.persistence.snapshot-store.plugin = "actorbroker.persistence.raft.snapshot-store"
+                {{Section(0)}}
+                """).WithFallback(RaftJournalConfig.Default);
+            return cluster;
+        }
+
+        public void Dispose()
+        {
+            foreach (var peer in _peers) peer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _root.Dispose();
+        }
+    }
+}
