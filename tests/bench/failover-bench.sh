@@ -31,8 +31,9 @@ trap cleanup EXIT
 log() { echo "[$(date +%T)] $*" >&2; }
 now_ms() { date +%s%3N; }
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-free_pair() { # a free port whose successor is free too (replicated profiles forward writes on Raft port + 1)
-  node -e 'const n=require("net");(function t(){const a=n.createServer().listen(0,"127.0.0.1",()=>{const p=a.address().port;const b=n.createServer();b.once("error",()=>{a.close();t()});b.listen(p+1,"127.0.0.1",()=>{console.log(p);a.close();b.close()})})})()'
+free_pair() { # two consecutive free ports below the ephemeral range (replicated profiles forward writes on Raft port + 1)
+  node -e 'const n=require("net");const ok=p=>new Promise(r=>{const s=n.createServer();s.once("error",()=>r(false));s.listen(p,"127.0.0.1",()=>s.close(()=>r(true)))});
+    (async()=>{for(;;){const p=20000+Math.floor(Math.random()*12000);if(await ok(p)&&await ok(p+1)){console.log(p);return}}})()'
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid postgres --regid postgres --init-groups -- "$@"; else "$@"; fi; }
