@@ -13,7 +13,7 @@ namespace ActorBroker.MultiNode.Process;
 public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
 {
     /// <summary>Kill to new master, and similar waits: generous for a loaded 2-core machine.</summary>
-    private static readonly TimeSpan Failover = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Failover = TimeSpan.FromSeconds(30);
 
     /// <summary>The master/slave profiles in hocon/ (the replicated ones join the list once their files exist).</summary>
     public static TheoryData<string> Profiles() => new(ExistingProfiles());
