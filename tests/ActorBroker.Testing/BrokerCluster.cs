@@ -54,11 +54,19 @@ public sealed class BrokerCluster : IAsyncDisposable
     private BrokerCluster(string profile, int size, IReadOnlyDictionary<string, string> sharedEnvironment)
     {
         Profile = profile;
-        for (var i = 0; i < size; i++)
+        try
         {
-            var dataDirectory = _root.Combine($"node{i}");
-            Directory.CreateDirectory(dataDirectory);
-            _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePortPair(), dataDirectory));
+            for (var i = 0; i < size; i++)
+            {
+                var dataDirectory = _root.Combine($"node{i}");
+                Directory.CreateDirectory(dataDirectory);
+                _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePortPair(), dataDirectory));
+            }
+        }
+        catch
+        {
+            _root.Dispose(); // no port: nothing started yet, but the temp directory must not stay behind
+            throw;
         }
 
         Directory.CreateDirectory(SharedDirectory);
