@@ -38,6 +38,12 @@ public sealed class NodeProcess : IAsyncDisposable
         var args = new List<string> { RepositoryLayout.NodeDll, "--config", Path.Combine(RepositoryLayout.Root, "hocon", profile) };
         args.AddRange(extraArgs);
         var process = ProcessHandle.Start("dotnet", args, environment: env);
+        // Last resort if the test host is stopped without disposing: never leave a node behind (by its PID only).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            ProcessHandle.Signal(process.Pid, SigCont);
+            process.Kill();
+        };
         return new NodeProcess(process, int.Parse(env["ACTORBROKER_STOMP_PORT"]), env["ACTORBROKER_DATA_DIR"]);
     }
 
