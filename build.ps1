@@ -29,13 +29,17 @@ function Invoke-Test {
     Invoke-Build
     Invoke-Checked 'npm ci (interop clients)' { npm ci --prefix "$root/tests/interop" --no-audit --no-fund }
     $results = Join-Path $root 'artifacts/test-results'
-    $passed = 0; $failed = 0; $failures = @()
+    $passed = 0; $failed = 0; $failures = @(); $failedTests = @()
     # One test project at a time: the suites start real servers and node processes, and the machine may have 2 cores.
     foreach ($project in 'ActorBroker.Tests', 'ActorBroker.Conformance', 'ActorBroker.MultiNode') {
         Write-Host "==> dotnet test $project" -ForegroundColor Cyan
         dotnet test "$root/tests/$project" -c $Configuration --no-build -nologo `
             --logger 'console;verbosity=normal' --results-directory $results | Tee-Object -Variable output
         if ($LASTEXITCODE -ne 0) { $failures += $project }
+        # Keep each failed test's name and the start of its message, to repeat them after the (long) log ends.
+        $failedTests += $output | Select-String -Pattern '^\s+Failed \S' -Context 0, 8 | ForEach-Object {
+            (@($_.Line) + $_.Context.PostContext) -join "`n"
+        }
         $text = $output -join "`n"
         if ($text -match '(?m)^\s*Passed:\s*(\d+)') { $passed += [int]$Matches[1] }
         if ($text -match '(?m)^\s*Failed:\s*(\d+)') { $failed += [int]$Matches[1] }
@@ -47,6 +51,10 @@ function Invoke-Test {
     $text = $output -join "`n"
     if ($text -match '(?m)^# pass (\d+)') { $passed += [int]$Matches[1] }
     if ($text -match '(?m)^# fail (\d+)') { $failed += [int]$Matches[1] }
+    if ($failedTests.Count -gt 0) {
+        Write-Host '==> failed tests' -ForegroundColor Red
+        $failedTests | ForEach-Object { Write-Host $_ }
+    }
     Write-Host "tests: $passed passed, $failed failed"
     if ($failures.Count -gt 0 -or $passed -eq 0) { throw "test suites failed: $($failures -join ', ')" }
 }

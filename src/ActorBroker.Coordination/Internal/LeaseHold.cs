@@ -14,6 +14,9 @@ internal sealed class LeaseHold
 
     public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
 
+    /// <summary>Stopwatch timestamp the hold is trusted until; 0 when not held.</summary>
+    public long ValidUntil => Volatile.Read(ref _validUntil);
+
     /// <summary>Epoch of the current hold, or null when not held (or no longer valid).</summary>
     public long? Epoch
     {
