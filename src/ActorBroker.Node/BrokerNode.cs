@@ -66,7 +66,7 @@ public static class BrokerNode
             || config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal);
         if (!usesRaft) return;
         if (config.GetString("akka.cluster.singleton.use-lease").StartsWith(raftSection, StringComparison.Ordinal))
-            system.ActorOf(RaftLeaderFollowsOldest.Props(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(700)), "raft-leader-follows-oldest");
+            system.ActorOf(RaftLeaderFollowsOldest.Props(RaftLeaderFollowsOldestSettings.Create(config)), RaftLeaderFollowsOldest.Name);
         RaftReplication.Get(system).Replica.ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)

@@ -9,35 +9,55 @@ namespace ActorBroker.Node;
 /// Replicated-raft profile only: makes the Raft leader and the oldest cluster member the same node. The cluster singleton
 /// (the broker manager) runs on the oldest member, but its lease (the Raft-leader lease) can be acquired only by the
 /// Raft leader, and elections pick a random node. So every node that is not the oldest reachable member stays in Raft
-/// standby (it votes and replicates but never campaigns; a leader resigns first), and the oldest one runs in normal
-/// mode: only it can win an election.
+/// standby (it votes and replicates but never campaigns), and the oldest one runs in normal mode: normally only it can
+/// win an election.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Raft voters refuse a candidate whose log is behind their own. A write commits on a majority, so after the leader dies
+/// the oldest survivor may lack the last entries that another survivor has: it then can never win, and the node that
+/// could win stays in standby — a deadlock (seen intermittently after kill -9 under load). The oldest therefore asks
+/// the others to campaign (<see cref="AssistElection"/>) once it has failed to win for <c>assist-after</c>; whoever wins
+/// replicates its log to the oldest, keeps leading for <c>hand-over-delay</c> (one replication round), then steps down
+/// into standby, and the oldest, now up to date, wins the next election.
+/// </para>
+/// <para>
 /// "Oldest" ignores unreachable members, so as soon as the master is unreachable its successor leaves standby and
 /// campaigns while Akka still downs and removes the dead node. Mode changes only cost elections, never safety: the
-/// lease follows Raft leadership whatever this actor does. Resigning alone was tried first: a resigned leader kept
-/// winning the next election (measured: 18 times in a row), so the others must not campaign at all.
+/// lease follows Raft leadership whatever this actor does. A stepping-down leader enters standby in the same move
+/// (resigning alone was tried first: a resigned leader kept winning the next election, measured 18 times in a row).
+/// </para>
 /// </remarks>
 public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
 {
+    public const string Name = "raft-leader-follows-oldest";
     private const string CheckTimer = "raft-leader-check";
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly TimeSpan _resignCooldown;
+    private readonly RaftLeaderFollowsOldestSettings _settings;
     private RaftReplica? _replica;
-    private DateTime _lastResign = DateTime.MinValue;
     private bool _changing;
+    private DateTime? _oldestWithoutLeadershipSince; // this node is the oldest but not the Raft leader, since
+    private DateTime _lastAssistRequest = DateTime.MinValue;
+    private DateTime? _leadingAsNonOldestSince;
+    private DateTime _assistUntil = DateTime.MinValue;
 
-    public RaftLeaderFollowsOldest(TimeSpan checkInterval, TimeSpan resignCooldown)
+    public RaftLeaderFollowsOldest(RaftLeaderFollowsOldestSettings settings)
     {
-        _resignCooldown = resignCooldown;
+        _settings = settings;
         Receive<RaftReplica>(replica =>
         {
             _replica = replica;
-            Timers.StartPeriodicTimer(CheckTimer, Check.Instance, checkInterval);
+            Timers.StartPeriodicTimer(CheckTimer, Check.Instance, settings.CheckInterval);
         });
         Receive<Status.Failure>(failure => _log.Error(failure.Cause, "Raft replica unavailable: the Raft leader cannot follow the oldest member"));
         Receive<Check>(_ => Align());
+        Receive<AssistElection>(_ =>
+        {
+            _log.Info("The oldest member [{0}] cannot win a Raft election (its log is behind): campaigning for up to {1}", Sender.Path.Address, settings.AssistWindow);
+            _assistUntil = DateTime.UtcNow + settings.AssistWindow;
+            Align();
+        });
         Receive<ModeChanged>(changed =>
         {
             _changing = false;
@@ -47,8 +67,8 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TimeSpan checkInterval, TimeSpan resignCooldown) =>
-        Akka.Actor.Props.Create(() => new RaftLeaderFollowsOldest(checkInterval, resignCooldown));
+    public static Props Props(RaftLeaderFollowsOldestSettings settings) =>
+        Akka.Actor.Props.Create(() => new RaftLeaderFollowsOldest(settings));
 
     protected override void PreStart() => RaftReplication.Get(Context.System).Replica.PipeTo(Self);
 
@@ -56,26 +76,70 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
     {
         if (_replica is not { } replica || _changing) return;
         var state = _cluster.State;
-        var oldest = state.Members
+        var reachableUp = state.Members
             .Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving && !state.Unreachable.Contains(m))
             .OrderBy(m => m, Member.AgeOrdering)
-            .FirstOrDefault();
-        if (oldest is null) return;
+            .ToList();
+        if (reachableUp.Count == 0) return;
+        var now = DateTime.UtcNow;
 
-        if (oldest.Address == _cluster.SelfAddress)
+        if (reachableUp[0].Address == _cluster.SelfAddress)
         {
-            if (replica.IsStandby) Change("leave standby: this node is the oldest reachable member", replica.SetStandbyAsync(false));
+            _leadingAsNonOldestSince = null;
+            if (replica.IsStandby)
+            {
+                _oldestWithoutLeadershipSince = now;
+                Change("leave standby: this node is the oldest reachable member", replica.SetStandbyAsync(false));
+            }
+            else if (replica.IsLeader)
+            {
+                _oldestWithoutLeadershipSince = null;
+            }
+            else
+            {
+                _oldestWithoutLeadershipSince ??= now;
+                if (now - _oldestWithoutLeadershipSince < _settings.AssistAfter || now - _lastAssistRequest < _settings.AssistAfter) return;
+                _lastAssistRequest = now;
+                _log.Warning("This node (the oldest member) has not won a Raft election for {0}; asking the other members to campaign",
+                    now - _oldestWithoutLeadershipSince);
+                foreach (var member in reachableUp.Skip(1))
+                    Context.ActorSelection(new RootActorPath(member.Address) / "user" / Name).Tell(AssistElection.Instance);
+            }
+
+            return;
         }
-        else if (replica.IsLeader)
+
+        _oldestWithoutLeadershipSince = null;
+        if (replica.IsLeader)
         {
-            if (DateTime.UtcNow - _lastResign < _resignCooldown) return;
-            _lastResign = DateTime.UtcNow;
-            Change("resign: the oldest reachable member is " + oldest.Address, replica.ResignAsync());
+            _leadingAsNonOldestSince ??= now;
+            if (now - _leadingAsNonOldestSince < _settings.HandOverDelay) return;
+            _leadingAsNonOldestSince = null;
+            _assistUntil = DateTime.MinValue;
+            Change("step down into standby: the oldest reachable member is " + reachableUp[0].Address, StepDownAsync(replica));
+            return;
+        }
+
+        _leadingAsNonOldestSince = null;
+        if (now < _assistUntil)
+        {
+            if (replica.IsStandby) Change("leave standby to assist the oldest member's election", replica.SetStandbyAsync(false));
         }
         else if (!replica.IsStandby)
         {
-            Change("enter standby: the oldest reachable member is " + oldest.Address, replica.SetStandbyAsync(true));
+            Change("enter standby: the oldest reachable member is " + reachableUp[0].Address, replica.SetStandbyAsync(true));
         }
+    }
+
+    /// <summary>
+    /// Leader to standby without a campaigning follower in between; DotNext versions that refuse standby to a leader
+    /// get a resignation first.
+    /// </summary>
+    private static async Task<bool> StepDownAsync(RaftReplica replica)
+    {
+        if (await replica.SetStandbyAsync(true).ConfigureAwait(false)) return true;
+        await replica.ResignAsync().ConfigureAwait(false);
+        return await replica.SetStandbyAsync(true).ConfigureAwait(false);
     }
 
     private void Change(string what, Task<bool> change)
@@ -89,6 +153,15 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
     private sealed class Check
     {
         public static readonly Check Instance = new();
+    }
+
+    /// <summary>
+    /// Oldest member's instance → every other member's instance: "I cannot win a Raft election, campaign for a while".
+    /// No reply. Public with no state so Akka's default serializer carries it between nodes.
+    /// </summary>
+    public sealed class AssistElection
+    {
+        public static readonly AssistElection Instance = new();
     }
 
     /// <summary>Mode change task → self: what was attempted and its outcome, for the log. No reply.</summary>

@@ -24,9 +24,6 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     private const string FrozenMasterPostgres =
         "known bug (issue 6): the standby gets the lease but its first journal access waits behind the frozen master's open "
         + "transaction; fix under investigation (idle-in-transaction timeout)";
-    private const string RaftLeaderMustFollowOldest =
-        "known bug (issue 5/6): after the master is killed, the Raft leader sometimes ends on a node that is not the oldest "
-        + "cluster member, so no node can take the Raft-leader lease (intermittent)";
 
     /// <summary>A replicated journal needs a Raft majority after one node is lost: those profiles run at least 3 nodes.</summary>
     private static bool IsReplicated(string profile) => profile.StartsWith("replicated", StringComparison.Ordinal);
@@ -45,7 +42,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("sql-sqlite.conf")]
     [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
-    [InlineData("replicated-raft.conf", Skip = RaftLeaderMustFollowOldest)]
+    [InlineData("replicated-raft.conf")]
     public async Task KillMasterUnderLoad(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 2);
@@ -67,7 +64,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("sql-sqlite.conf", Skip = FrozenMasterSqlite)]
     [InlineData("sql-postgres.conf", Skip = FrozenMasterPostgres)]
     [InlineData("replicated.conf")]
-    [InlineData("replicated-raft.conf", Skip = RaftLeaderMustFollowOldest)]
+    [InlineData("replicated-raft.conf")]
     public async Task FrozenMasterStepsDown(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 2);
@@ -107,7 +104,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("sql-sqlite.conf")]
     [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
-    [InlineData("replicated-raft.conf", Skip = RaftLeaderMustFollowOldest)]
+    [InlineData("replicated-raft.conf")]
     public async Task RestartedMasterRejoinsAsStandby(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 2);
@@ -155,7 +152,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("sql-sqlite.conf")]
     [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
-    [InlineData("replicated-raft.conf", Skip = RaftLeaderMustFollowOldest)]
+    [InlineData("replicated-raft.conf")]
     public async Task TwoConsecutiveFailovers(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 3);
