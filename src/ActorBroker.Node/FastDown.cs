@@ -8,18 +8,24 @@ using Akka.Remote;
 namespace ActorBroker.Node;
 
 /// <summary>
-/// Downs a member as soon as it is unreachable (failure detector) AND its process is evidently gone: its remoting port
-/// refuses TCP connections, or its remoting link reported a drop. That is the signature of a dead process, not of a
-/// partition, so failover is bounded by failure detection instead of the split-brain resolver, whose decision tick is
-/// hard-coded to 1 s in Akka 1.5.73 and which waits <c>stable-after</c> on top.
+/// Downs a member as soon as its process is evidently gone, so failover is bounded by how fast a dead process is noticed
+/// instead of the split-brain resolver, whose decision tick is hard-coded to 1 s in Akka 1.5.73 and which waits
+/// <c>stable-after</c> on top. Two ways to be "evidently gone":
+/// <list type="bullet">
+/// <item>its remoting link dropped and its remoting port then refuses TCP connections: nothing listens there any more,
+/// which a frozen or partitioned process never shows (its kernel still accepts, or the network stays silent). This path
+/// does not wait for the failure detector: a kill -9 is acted on within a probe round trip of the dropped link.</item>
+/// <item>it is unreachable (failure detector) and its link dropped or its port refused.</item>
+/// </list>
 /// </summary>
 /// <remarks>
 /// <para>Safety does not rest on this actor: the broker manager runs only under the lease, and a holder gives the lease
 /// up on its own before anyone else may take it. Downing a member that is in fact alive only removes it from the
 /// cluster; it cannot make two broker managers run at once.</para>
 /// <para>A partition (silent network, the throttler's blackhole, a dead machine) leaves the port either accepting or
-/// silent, never refusing: the split-brain resolver decides those, as before. Why two signals: the failure detector
-/// alone flaps on a starved machine; a refused connection alone happens while a node restarts on the same port.</para>
+/// silent, never refusing: the split-brain resolver decides those, as before. Why never one weak signal alone: the
+/// failure detector flaps on a starved machine, and a link drops on transient errors; a refused connection right after
+/// a dropped link is not weak (the member's address is only reused after it was removed from the cluster).</para>
 /// <para>The probe is an asynchronous connect whose outcome is piped back; nothing blocks the actor.</para>
 /// </remarks>
 public sealed class FastDown : ReceiveActor, IWithTimers
@@ -30,6 +36,8 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, (UniqueAddress Member, long Since)> _unreachable = new();
     private readonly HashSet<Address> _linkDown = new();
+    private readonly Dictionary<Address, long> _linkDroppedAt = new(); // reachable members whose link dropped, being probed
+    private readonly HashSet<Address> _refused = new();
     private readonly HashSet<Address> _probing = new();
     private readonly HashSet<UniqueAddress> _downed = new();
 
@@ -52,16 +60,23 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         {
             _unreachable.Remove(e.Member.Address);
             _linkDown.Remove(e.Member.Address);
+            _linkDroppedAt.Remove(e.Member.Address);
+            _refused.Remove(e.Member.Address);
             _downed.Remove(e.Member.UniqueAddress);
             Evaluate();
         });
         Receive<DisassociatedEvent>(e => LinkDropped(e.RemoteAddress));
         Receive<AssociationErrorEvent>(e => LinkDropped(e.RemoteAddress));
-        Receive<AssociatedEvent>(e => _linkDown.Remove(e.RemoteAddress));
+        Receive<AssociatedEvent>(e =>
+        {
+            _linkDown.Remove(e.RemoteAddress);
+            _linkDroppedAt.Remove(e.RemoteAddress);
+            _refused.Remove(e.RemoteAddress);
+        });
         Receive<ProbeResult>(result =>
         {
             _probing.Remove(result.Address);
-            if (result.Refused) _linkDown.Add(result.Address);
+            if (result.Refused) _refused.Add(result.Address);
             Evaluate();
         });
         Receive<ProbeAgain>(_ => Evaluate());
@@ -89,12 +104,16 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     private void LinkDropped(Address remote)
     {
         _linkDown.Add(remote);
+        if (!_unreachable.ContainsKey(remote) && IsMember(remote)) _linkDroppedAt.TryAdd(remote, Stopwatch.GetTimestamp());
         Evaluate();
     }
 
+    private bool IsMember(Address address) =>
+        _cluster.State.Members.Any(m => m.Address == address && m.Status is MemberStatus.Up or MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Leaving);
+
     /// <summary>
-    /// The one place that decides: downs every unreachable member whose process is gone, probes those not known yet,
-    /// and keeps the re-probe timer running while any unreachable member is left undecided.
+    /// The one place that decides: downs every member whose process is gone, probes those not known yet, and keeps the
+    /// re-probe timer running while any suspect is left undecided.
     /// </summary>
     private void Evaluate()
     {
@@ -103,7 +122,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         {
             if (address == _cluster.SelfAddress || _downed.Contains(member))
                 continue;
-            if (!_linkDown.Contains(address))
+            if (!_linkDown.Contains(address) && !_refused.Contains(address))
             {
                 undecided = true;
                 Probe(address);
@@ -117,16 +136,42 @@ public sealed class FastDown : ReceiveActor, IWithTimers
                 continue;
             }
 
-            _log.Info("Fast-down: downing [{0}]: unreachable for {1} ms and its process is gone (remoting port refused or link dropped)",
-                member, (long)unreachableFor.TotalMilliseconds);
-            _downed.Add(member);
-            _cluster.Down(address);
+            Down(member, $"unreachable for {(long)unreachableFor.TotalMilliseconds} ms and its process is gone (remoting port refused or link dropped)");
+        }
+
+        // Reachable members whose link dropped: a refused port is enough, without waiting for the failure detector.
+        foreach (var (address, droppedAt) in _linkDroppedAt.ToList())
+        {
+            var member = _cluster.State.Members.FirstOrDefault(m => m.Address == address);
+            if (member is null || _unreachable.ContainsKey(address) || _downed.Contains(member.UniqueAddress)
+                || Stopwatch.GetElapsedTime(droppedAt) > _settings.LinkDropProbeWindow)
+            {
+                _linkDroppedAt.Remove(address); // gone, handled above, or alive after all (port kept accepting)
+                continue;
+            }
+
+            if (_refused.Contains(address) && _settings.MinUnreachable == TimeSpan.Zero)
+            {
+                _linkDroppedAt.Remove(address);
+                Down(member.UniqueAddress, $"its remoting link dropped {(long)Stopwatch.GetElapsedTime(droppedAt).TotalMilliseconds} ms ago and its remoting port refuses connections (process gone)");
+                continue;
+            }
+
+            undecided = true;
+            Probe(address);
         }
 
         if (undecided && !Timers.IsTimerActive(ProbeTimer))
             Timers.StartPeriodicTimer(ProbeTimer, ProbeAgain.Instance, _settings.ProbeInterval);
         else if (!undecided)
             Timers.Cancel(ProbeTimer);
+    }
+
+    private void Down(UniqueAddress member, string why)
+    {
+        _log.Info("Fast-down: downing [{0}]: {1}", member, why);
+        _downed.Add(member);
+        _cluster.Down(member.Address);
     }
 
     private void Probe(Address address)

@@ -7,7 +7,8 @@ namespace ActorBroker.Node;
 /// <param name="MinUnreachable">How long a member must have been unreachable (with its process gone) before it is downed.</param>
 /// <param name="ProbeInterval">How often an unreachable, undecided member's remoting port is probed again.</param>
 /// <param name="ProbeTimeout">How long one probe connect may take; a timeout counts as "maybe alive".</param>
-public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, TimeSpan ProbeInterval, TimeSpan ProbeTimeout)
+/// <param name="LinkDropProbeWindow">How long a still-reachable member is probed after its remoting link dropped.</param>
+public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, TimeSpan ProbeInterval, TimeSpan ProbeTimeout, TimeSpan LinkDropProbeWindow)
 {
     public const string Path = "actorbroker.node.fast-down";
 
@@ -20,7 +21,8 @@ public sealed record FastDownSettings(bool Enabled, TimeSpan MinUnreachable, Tim
             throw new ConfigurationException($"[{Path}.min-unreachable] must not be negative, was [{minUnreachable}]");
         var probeInterval = Positive(section, "probe-interval", TimeSpan.FromMilliseconds(100));
         var probeTimeout = Positive(section, "probe-timeout", TimeSpan.FromMilliseconds(500));
-        return new FastDownSettings(section.GetBoolean("enabled", true), minUnreachable, probeInterval, probeTimeout);
+        var linkDropProbeWindow = Positive(section, "link-drop-probe-window", TimeSpan.FromSeconds(2));
+        return new FastDownSettings(section.GetBoolean("enabled", true), minUnreachable, probeInterval, probeTimeout, linkDropProbeWindow);
     }
 
     private static TimeSpan Positive(Config section, string key, TimeSpan fallback)

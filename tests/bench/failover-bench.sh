@@ -110,7 +110,7 @@ cluster_start() {
 cluster_stop() {
   local i; for i in "${!NODE_PID[@]}"; do kill -CONT "${NODE_PID[$i]}" 2>/dev/null || true; node_kill "$i"; done
 }
-size_for() { case $1 in replicated*) echo 3 ;; *) echo 2 ;; esac; }
+size_for() { [ -n "${SIZE_NODES:-}" ] && { echo "$SIZE_NODES"; return; }; case $1 in replicated*) echo 3 ;; *) echo 2 ;; esac; }
 ensure_clients() {
   [ -f "$LOAD" ] || { echo "load generator not found: $LOAD (set ANCHORS)" >&2; exit 2; }
   [ -d "$ROOT/tests/interop/node_modules/@stomp/stompjs" ] || npm ci --prefix "$ROOT/tests/interop" --no-audit --no-fund >/dev/null
@@ -158,6 +158,7 @@ bench_failover() { # PROFILE
     node_start "$m"; wait_output "$m" "Welcome from" 120 "$from"
   done
   cluster_stop
+  for f in "$CLUSTER_DIR"/node*.log; do cp "$f" "$OUT_DIR/failover-$1-$(basename "$f")"; done
 }
 
 bench_cpu() { # PROFILE: two busy loops for CPU_SECONDS; count changes of master (port-open node) seen every 0.5 s
