@@ -13,7 +13,9 @@ namespace ActorBroker.Coordination;
 /// plus a skew allowance (file), the server's session expiry (ZooKeeper: an expired session's ephemeral node is gone,
 /// so a record that exists is never expired).</item>
 /// <item><b>TryAcquire(seen)</b> makes this store's owner the holder only if the record is still <paramref name="seen"/>
-/// (same version) and it is free, expired, or already held by this very incarnation. On success the new record carries
+/// (same version) and it is free, expired, or already held by this very incarnation. <c>seen.IsExpired</c> set by the
+/// caller also counts as expired: the lease actor sets it for a holder whose process is proven gone
+/// (<see cref="LeaseHolderObituaries"/>); the version check keeps that safe against a record changed since. On success the new record carries
 /// a <b>new epoch strictly greater than every epoch ever issued for this lease name</b>, durable in the store (file and
 /// SQL: previous epoch + 1, kept across releases; ZooKeeper: the czxid of the new ephemeral node). On conflict it returns
 /// the record it found instead.</item>

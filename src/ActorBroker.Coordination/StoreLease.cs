@@ -27,7 +27,7 @@ public abstract class StoreLease<TVersion> : EpochLease
         Incarnation = store.Incarnation;
         var name = $"lease-{Sanitize(settings.LeaseName)}-{Interlocked.Increment(ref _instances)}";
         _actor = system.SystemActorOf(
-            LeaseActor<TVersion>.Props(store, timing, settings.LeaseName, _hold, FencingTokens.Get(system)), name);
+            LeaseActor<TVersion>.Props(store, timing, settings.LeaseName, _hold, FencingTokens.Get(system), LeaseHolderObituaries.Get(system)), name);
     }
 
     public override LeaseTiming Timing { get; }

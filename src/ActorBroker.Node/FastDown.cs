@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using ActorBroker.Coordination;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
@@ -40,6 +41,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     private readonly HashSet<Address> _refused = new();
     private readonly HashSet<Address> _probing = new();
     private readonly HashSet<UniqueAddress> _downed = new();
+    private readonly LeaseHolderObituaries _obituaries = LeaseHolderObituaries.Get(Context.System);
 
     public FastDown(FastDownSettings settings)
     {
@@ -65,6 +67,9 @@ public sealed class FastDown : ReceiveActor, IWithTimers
             _downed.Remove(e.Member.UniqueAddress);
             Evaluate();
         });
+        // A process answers at that address again: it is not the dead holder of any lease record any more.
+        Receive<ClusterEvent.MemberJoined>(e => _obituaries.Forget(e.Member.Address.HostPort()));
+        Receive<ClusterEvent.MemberUp>(e => _obituaries.Forget(e.Member.Address.HostPort()));
         Receive<DisassociatedEvent>(e => LinkDropped(e.RemoteAddress));
         Receive<AssociationErrorEvent>(e => LinkDropped(e.RemoteAddress));
         Receive<AssociatedEvent>(e =>
@@ -90,7 +95,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberJoined), typeof(ClusterEvent.MemberUp));
         Context.System.EventStream.Subscribe(Self, typeof(AssociationEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AssociationErrorEvent));
     }
@@ -136,7 +141,8 @@ public sealed class FastDown : ReceiveActor, IWithTimers
                 continue;
             }
 
-            Down(member, $"unreachable for {(long)unreachableFor.TotalMilliseconds} ms and its process is gone (remoting port refused or link dropped)");
+            Down(member, $"unreachable for {(long)unreachableFor.TotalMilliseconds} ms and its process is gone (remoting port refused or link dropped)",
+                provenGone: _refused.Contains(address));
         }
 
         // Reachable members whose link dropped: a refused port is enough, without waiting for the failure detector.
@@ -153,7 +159,8 @@ public sealed class FastDown : ReceiveActor, IWithTimers
             if (_refused.Contains(address) && _settings.MinUnreachable == TimeSpan.Zero)
             {
                 _linkDroppedAt.Remove(address);
-                Down(member.UniqueAddress, $"its remoting link dropped {(long)Stopwatch.GetElapsedTime(droppedAt).TotalMilliseconds} ms ago and its remoting port refuses connections (process gone)");
+                Down(member.UniqueAddress, $"its remoting link dropped {(long)Stopwatch.GetElapsedTime(droppedAt).TotalMilliseconds} ms ago and its remoting port refuses connections (process gone)",
+                    provenGone: true);
                 continue;
             }
 
@@ -167,9 +174,14 @@ public sealed class FastDown : ReceiveActor, IWithTimers
             Timers.Cancel(ProbeTimer);
     }
 
-    private void Down(UniqueAddress member, string why)
+    /// <param name="provenGone">
+    /// Its port refused a connection: nothing listens there, so its lease records may be taken over without waiting
+    /// for their TTL (<see cref="LeaseHolderObituaries"/>). A dropped link alone is no such proof (a partition can drop it).
+    /// </param>
+    private void Down(UniqueAddress member, string why, bool provenGone)
     {
         _log.Info("Fast-down: downing [{0}]: {1}", member, why);
+        if (provenGone) _obituaries.Record(member.Address.HostPort());
         _downed.Add(member);
         _cluster.Down(member.Address);
     }

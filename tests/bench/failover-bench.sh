@@ -6,7 +6,7 @@
 #   tests/bench/failover-bench.sh [failover|cpu|all] [PROFILE...]     (default: failover for every profile)
 #     failover  KILLS kills per profile (the killed node restarts as standby between kills); median per profile
 #     cpu       CPU_SECONDS with two busy loops on a 2-node cluster: counts master changes (expected 0)
-# Env: KILLS (5), FO_N (1000), SIZE (1024), CPU_SECONDS (300), CONFIGURATION (Debug), ANCHORS (../shared/anchors
+# Env: KILLS (5), FO_N (1000), SETTLE (10: seconds a cluster runs before each kill), SIZE (1024), CPU_SECONDS (300), CONFIGURATION (Debug), ANCHORS (../shared/anchors
 #      beside the repository). Raw lines go to $OUT_DIR (default a temp dir) and are printed at the end.
 # Every process it starts (nodes, PostgreSQL, ZooKeeper, busy loops, clients) is stopped by PID (EXIT trap).
 # Sourced (by soak.sh) it only defines the cluster functions.
@@ -123,7 +123,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m=int((NR+1)/2); 
 [[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
 
 # ------------------------------------------------------------------------------------------------ failover
-KILLS=${KILLS:-5}; FO_N=${FO_N:-1000}; SIZE=${SIZE:-1024}; CPU_SECONDS=${CPU_SECONDS:-300}
+KILLS=${KILLS:-5}; FO_N=${FO_N:-1000}; SETTLE=${SETTLE:-10}; SIZE=${SIZE:-1024}; CPU_SECONDS=${CPU_SECONDS:-300}
 WHAT=${1:-failover}; [ $# -gt 0 ] && shift
 PROFILES=("$@"); [ ${#PROFILES[@]} -gt 0 ] || PROFILES=(shared-file.conf sql-sqlite.conf sql-postgres.conf replicated.conf replicated-raft.conf)
 ensure_clients
@@ -134,6 +134,9 @@ bench_failover() { # PROFILE
   for k in $(seq 1 "$KILLS"); do
     local m q="fo$k" r tkill lines next port first cnt
     m=$(wait_master 60)
+    # A node's failure detector learns its peers' heartbeat rhythm; right after a (re)start that history holds the
+    # start-up jitter and detection is slower. SETTLE seconds first measure a cluster in its steady state.
+    sleep "$SETTLE"
     node "$LOAD" 127.0.0.1 "${STOMP[$m]}" "$q" "$FO_N" "$SIZE" produce-async --quiet >/dev/null
     lines=()
     for i in "${!NODE_PID[@]}"; do [ "$i" != "$m" ] && lines+=("$i"); done

@@ -48,7 +48,7 @@ internal sealed class FileLeaseStore : ILeaseStore<long>
         UnderLockAsync(current =>
         {
             var record = ToRecord(current);
-            if (record.Version != seen.Version || !(record.IsFree || record.IsExpired || record.IsHeldBy(Owner, Incarnation)))
+            if (record.Version != seen.Version || !(record.IsFree || record.IsExpired || seen.IsExpired || record.IsHeldBy(Owner, Incarnation)))
                 return (null, CasResult<long>.Conflict(record));
             var next = new FileRecord(Owner, Incarnation, current.Epoch + 1, current.Revision + 1, NowMs());
             return (next, CasResult<long>.Success(ToRecord(next)));

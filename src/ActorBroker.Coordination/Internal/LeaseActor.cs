@@ -61,12 +61,15 @@ internal sealed class LeaseActor<TVersion> : FSM<LeaseState, ILeaseData>, IWithU
     private readonly string _leaseName;
     private readonly LeaseHold _hold;
     private readonly FencingTokens _fencingTokens;
+    private readonly LeaseHolderObituaries _obituaries;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly long _holdValidityTicks;
     private bool _heartbeatPaused;
 
-    public LeaseActor(ILeaseStore<TVersion> store, LeaseTiming timing, string leaseName, LeaseHold hold, FencingTokens fencingTokens)
+    public LeaseActor(ILeaseStore<TVersion> store, LeaseTiming timing, string leaseName, LeaseHold hold, FencingTokens fencingTokens,
+        LeaseHolderObituaries obituaries)
     {
+        _obituaries = obituaries;
         _store = store;
         _timing = timing;
         _leaseName = leaseName;
@@ -167,8 +170,9 @@ internal sealed class LeaseActor<TVersion> : FSM<LeaseState, ILeaseData>, IWithU
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(ILeaseStore<TVersion> store, LeaseTiming timing, string leaseName, LeaseHold hold, FencingTokens tokens) =>
-        Akka.Actor.Props.Create(() => new LeaseActor<TVersion>(store, timing, leaseName, hold, tokens));
+    public static Props Props(ILeaseStore<TVersion> store, LeaseTiming timing, string leaseName, LeaseHold hold, FencingTokens tokens,
+        LeaseHolderObituaries obituaries) =>
+        Akka.Actor.Props.Create(() => new LeaseActor<TVersion>(store, timing, leaseName, hold, tokens, obituaries));
 
     protected override void PostStop()
     {
@@ -187,15 +191,25 @@ internal sealed class LeaseActor<TVersion> : FSM<LeaseState, ILeaseData>, IWithU
 
     private State<LeaseState, ILeaseData> OnRecordRead(LeaseRecord<TVersion> record, AcquiringData data)
     {
+        if (!record.IsFree && !record.IsExpired && !record.IsHeldBy(_store.Owner, _store.Incarnation) && _obituaries.IsDead(record.Owner))
+        {
+            // Its process is proven gone: nobody can heart-beat this record any more, so its TTL is only a wait. The
+            // conditional write below still fails if the record changed since this read.
+            _log.Info("Lease [{0}] owner [{1}]: taking over from [{2}] incarnation [{3}] epoch {4}, whose process is gone, without waiting for its TTL",
+                _leaseName, _store.Owner, record.Owner, record.Incarnation, record.Epoch);
+            record = record with { IsExpired = true };
+        }
+        else if (record.IsExpired)
+        {
+            _log.Info("Lease [{0}] owner [{1}]: taking over from [{2}] incarnation [{3}] epoch {4}, which stopped heart-beating",
+                _leaseName, _store.Owner, record.Owner, record.Incarnation, record.Epoch);
+        }
+
         if (!record.IsFree && !record.IsExpired && !record.IsHeldBy(_store.Owner, _store.Incarnation))
         {
             data.ReplyTo.Tell(new LeaseBusy(record.ToString()));
             return GoTo(LeaseState.Idle).Using(IdleData.Instance);
         }
-
-        if (record.IsExpired)
-            _log.Info("Lease [{0}] owner [{1}]: taking over from [{2}] incarnation [{3}] epoch {4}, which stopped heart-beating",
-                _leaseName, _store.Owner, record.Owner, record.Incarnation, record.Epoch);
 
         var issuedAt = Stopwatch.GetTimestamp(); // before the write: the hold is valid for a TTL from here at most
         Run(ct => _store.TryAcquireAsync(record, ct),

@@ -61,9 +61,9 @@ internal sealed class SqlLeaseStore : ILeaseStore<long>
             $"UPDATE {Table} SET owner = @owner, incarnation = @incarnation, epoch = epoch + 1, revision = revision + 1, " +
             $"expires_at_ms = {_now} + @ttl " +
             $"WHERE name = @name AND revision = @revision " +
-            $"AND (owner IS NULL OR expires_at_ms <= {_now} OR (owner = @owner AND incarnation = @incarnation)) " +
+            $"AND (owner IS NULL OR expires_at_ms <= {_now} OR @holderGone = 1 OR (owner = @owner AND incarnation = @incarnation)) " +
             "RETURNING epoch, revision",
-            ("revision", seen.Version));
+            ("revision", seen.Version), ("holderGone", seen.IsExpired ? 1 : 0));
         return written is (var epoch, var revision)
             ? CasResult<long>.Success(new LeaseRecord<long>(Owner, Incarnation, epoch, revision, false))
             : CasResult<long>.Conflict(await ReadAsync(connection, cancellationToken));

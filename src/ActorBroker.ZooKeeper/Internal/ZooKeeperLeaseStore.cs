@@ -58,9 +58,10 @@ internal sealed class ZooKeeperLeaseStore : ILeaseStore<int>, IAsyncDisposable
         var client = await SessionAsync(cancellationToken);
         if (!seen.IsFree)
         {
-            if (!seen.IsHeldBy(Owner, Incarnation)) return CasResult<int>.Conflict(await ReadRecordAsync(client, cancellationToken));
-            // Our own lock (an earlier hold of this lease instance, maybe of an abandoned session): replace it so that
-            // this acquisition gets a new, greater czxid as its epoch.
+            if (!seen.IsHeldBy(Owner, Incarnation) && !seen.IsExpired) return CasResult<int>.Conflict(await ReadRecordAsync(client, cancellationToken));
+            // Our own lock (an earlier hold of this lease instance, maybe of an abandoned session), or the lock of a holder
+            // whose process is proven gone (the caller marked it expired) before its session timed out: replace it, if
+            // still at the version read, so that this acquisition gets a new, greater czxid as its epoch.
             try
             {
                 await client.DeleteAsync(_lockPath, seen.Version, cancellationToken);

@@ -163,6 +163,29 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
             $"taken over {elapsed.TotalMilliseconds:F0} ms after the crash, before the TTL ({timing.HeartbeatTimeout.TotalMilliseconds} ms)");
     }
 
+    [Fact(DisplayName = "Lease should pass to another node at once, with a higher epoch, when its crashed holder's process is proven gone")]
+    public async Task ProvenDeadHolderIsTakenOverAtOnce()
+    {
+        const string holderOwner = "proven-dead@127.0.0.1:1";
+        var holder = StartNode(holderOwner);
+        var (successorSystem, successor) = StartNode();
+        var timing = successor.Timing;
+        Assert.True(await holder.Lease.Acquire());
+        var heldEpoch = holder.Lease.HeldEpoch!.Value;
+        Assert.False(await successor.Acquire()); // alive and heart-beating: busy
+
+        var crashedAt = Stopwatch.GetTimestamp();
+        await holder.System.Terminate(); // no Release: the record stays until it expires
+        LeaseHolderObituaries.Get(successorSystem).Record(holderOwner); // what fast-down records on proof
+
+        var takeover = await AcquireWithinAsync(successor, timing.HeartbeatTimeout * 4 + TimeSpan.FromSeconds(5));
+        var elapsed = Stopwatch.GetElapsedTime(crashedAt, takeover);
+        Output.WriteLine($"{GetType().Name}: proven-dead holder -> takeover: {elapsed.TotalMilliseconds:F0} ms (TTL {timing.HeartbeatTimeout.TotalMilliseconds} ms)");
+        Assert.True(elapsed < timing.HeartbeatTimeout - timing.HeartbeatInterval,
+            $"taken over {elapsed.TotalMilliseconds:F0} ms after the crash: it waited for the TTL ({timing.HeartbeatTimeout.TotalMilliseconds} ms)");
+        Assert.True(successor.HeldEpoch > heldEpoch);
+    }
+
     [Fact(DisplayName = "Lease holder should be told it lost the lease before the TTL when the store becomes unreachable")]
     public async Task StoreOutageLosesTheLeaseBeforeTtl()
     {

@@ -73,6 +73,39 @@ public sealed class LeaseActorSpec : TestKit
         Assert.Equal(4, ExpectMsg<LeaseAcquired>().Epoch);
     }
 
+    [Fact(DisplayName = "LeaseActor should take over at once an unexpired lease whose holder's process is proven gone, as a conditional write of the record it read")]
+    public void TakesOverLeaseOfDeadHolder()
+    {
+        LeaseHolderObituaries.Get(Sys).Record("other@127.0.0.1:2");
+        var lease = StartLease();
+        lease.Tell(new AcquireLease(null));
+        ExpectCall("read").Reply(ProbeLeaseStore.Other(epoch: 3, version: 7));
+
+        var write = ExpectCallWith("acquire");
+        Assert.Equal(7, write.Argument!.Version);
+        Assert.True(write.Argument.IsExpired); // the store's licence to take an unexpired record, at this version only
+        _storeProbe.Reply(CasResult<long>.Success(_store.Mine(4, 8)));
+        Assert.Equal(4, ExpectMsg<LeaseAcquired>().Epoch);
+    }
+
+    [Fact(DisplayName = "LeaseActor should still answer busy for a live holder when another owner was recorded dead, and again once the dead owner came back")]
+    public void ObituaryOfAnotherOwnerChangesNothing()
+    {
+        var obituaries = LeaseHolderObituaries.Get(Sys);
+        obituaries.Record("someone-else@127.0.0.1:3");
+        var lease = StartLease();
+        lease.Tell(new AcquireLease(null));
+        ExpectCall("read").Reply(ProbeLeaseStore.Other(epoch: 3, version: 7));
+        ExpectMsg<LeaseBusy>();
+
+        obituaries.Record("other@127.0.0.1:2");
+        obituaries.Forget("other@127.0.0.1:2"); // it rejoined: a new process answers there
+        lease.Tell(new AcquireLease(null));
+        ExpectCall("read").Reply(ProbeLeaseStore.Other(epoch: 3, version: 7));
+        ExpectMsg<LeaseBusy>();
+        _storeProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
     [Fact(DisplayName = "LeaseActor should answer busy when it loses the conditional write race")]
     public void LosesWriteRace()
     {
@@ -238,7 +271,7 @@ public sealed class LeaseActorSpec : TestKit
     }
 
     private IActorRef StartLease(LeaseTiming? timing = null) =>
-        Sys.ActorOf(LeaseActor<long>.Props(_store, timing ?? _timing, LeaseName, _hold, FencingTokens.Get(Sys)));
+        Sys.ActorOf(LeaseActor<long>.Props(_store, timing ?? _timing, LeaseName, _hold, FencingTokens.Get(Sys), LeaseHolderObituaries.Get(Sys)));
 
     /// <summary>
     /// Scripts a successful acquire of <paramref name="epoch"/>; returns the Stopwatch times just before the read was
