@@ -34,17 +34,13 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
     private const string CheckTimer = "raft-leader-check";
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly RaftLeaderFollowsOldestSettings _settings;
+    private readonly RaftLeadershipPolicy _policy;
     private RaftReplica? _replica;
     private bool _changing;
-    private DateTime? _oldestWithoutLeadershipSince; // this node is the oldest but not the Raft leader, since
-    private DateTime _lastAssistRequest = DateTime.MinValue;
-    private DateTime? _leadingAsNonOldestSince;
-    private DateTime _assistUntil = DateTime.MinValue;
 
     public RaftLeaderFollowsOldest(RaftLeaderFollowsOldestSettings settings)
     {
-        _settings = settings;
+        _policy = new RaftLeadershipPolicy(settings);
         Receive<RaftReplica>(replica =>
         {
             _replica = replica;
@@ -55,7 +51,7 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
         Receive<AssistElection>(_ =>
         {
             _log.Info("The oldest member [{0}] cannot win a Raft election (its log is behind): campaigning for up to {1}", Sender.Path.Address, settings.AssistWindow);
-            _assistUntil = DateTime.UtcNow + settings.AssistWindow;
+            _policy.AssistRequested(DateTime.UtcNow);
             Align();
         });
         Receive<ModeChanged>(changed =>
@@ -82,52 +78,28 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
             .ToList();
         if (reachableUp.Count == 0) return;
         var now = DateTime.UtcNow;
+        var oldest = reachableUp[0].Address;
 
-        if (reachableUp[0].Address == _cluster.SelfAddress)
+        switch (_policy.Decide(oldest == _cluster.SelfAddress, replica.IsLeader, replica.IsStandby, now))
         {
-            _leadingAsNonOldestSince = null;
-            if (replica.IsStandby)
-            {
-                _oldestWithoutLeadershipSince = now;
+            case RaftModeChange.LeaveStandby when oldest == _cluster.SelfAddress:
                 Change("leave standby: this node is the oldest reachable member", replica.SetStandbyAsync(false));
-            }
-            else if (replica.IsLeader)
-            {
-                _oldestWithoutLeadershipSince = null;
-            }
-            else
-            {
-                _oldestWithoutLeadershipSince ??= now;
-                if (now - _oldestWithoutLeadershipSince < _settings.AssistAfter || now - _lastAssistRequest < _settings.AssistAfter) return;
-                _lastAssistRequest = now;
+                break;
+            case RaftModeChange.LeaveStandby:
+                Change("leave standby to assist the oldest member's election", replica.SetStandbyAsync(false));
+                break;
+            case RaftModeChange.EnterStandby:
+                Change("enter standby: the oldest reachable member is " + oldest, replica.SetStandbyAsync(true));
+                break;
+            case RaftModeChange.StepDown:
+                Change("step down into standby: the oldest reachable member is " + oldest, StepDownAsync(replica));
+                break;
+            case RaftModeChange.AskOthersToAssist:
                 _log.Warning("This node (the oldest member) has not won a Raft election for {0}; asking the other members to campaign",
-                    now - _oldestWithoutLeadershipSince);
+                    _policy.OldestWithoutLeadershipFor(now));
                 foreach (var member in reachableUp.Skip(1))
                     Context.ActorSelection(new RootActorPath(member.Address) / "user" / Name).Tell(AssistElection.Instance);
-            }
-
-            return;
-        }
-
-        _oldestWithoutLeadershipSince = null;
-        if (replica.IsLeader)
-        {
-            _leadingAsNonOldestSince ??= now;
-            if (now - _leadingAsNonOldestSince < _settings.HandOverDelay) return;
-            _leadingAsNonOldestSince = null;
-            _assistUntil = DateTime.MinValue;
-            Change("step down into standby: the oldest reachable member is " + reachableUp[0].Address, StepDownAsync(replica));
-            return;
-        }
-
-        _leadingAsNonOldestSince = null;
-        if (now < _assistUntil)
-        {
-            if (replica.IsStandby) Change("leave standby to assist the oldest member's election", replica.SetStandbyAsync(false));
-        }
-        else if (!replica.IsStandby)
-        {
-            Change("enter standby: the oldest reachable member is " + reachableUp[0].Address, replica.SetStandbyAsync(true));
+                break;
         }
     }
 
