@@ -51,7 +51,11 @@ public static class BrokerNode
             cluster.Join(cluster.SelfAddress);
 
         cluster.RegisterOnMemberUp(() =>
-            log.LogInformation("Node {Address} is up in the cluster; standby until it holds the lease and hosts the broker manager (STOMP port closed until then)", cluster.SelfAddress));
+        {
+            log.LogInformation("Node {Address} is up in the cluster; standby until it holds the lease and hosts the broker manager (STOMP port closed until then)", cluster.SelfAddress);
+            if (config.GetBoolean("actorbroker.node.warm-up-journal"))
+                system.ActorOf(JournalWarmUp.Props(cluster.SelfAddress), "journal-warm-up");
+        });
     }
 
     /// <summary>
