@@ -9,9 +9,9 @@ namespace ActorBroker.Node;
 
 /// <summary>
 /// Downs a member as soon as it is unreachable (failure detector) AND its process is evidently gone: its remoting port
-/// refuses TCP connections, or its remoting link reported a drop. That is the signature of a dead process, not of a
-/// partition, so failover is bounded by failure detection instead of the split-brain resolver, whose decision tick is
-/// hard-coded to 1 s in Akka 1.5.73 and which waits <c>stable-after</c> on top.
+/// refuses TCP connections. That is the signature of a dead process, not of a partition, so failover is bounded by
+/// failure detection instead of the split-brain resolver, whose decision tick is hard-coded to 1 s in Akka 1.5.73 and
+/// which waits <c>stable-after</c> on top.
 /// </summary>
 /// <remarks>
 /// <para>Safety does not rest on this actor: the broker manager runs only under the lease, and a holder gives the lease
@@ -20,6 +20,9 @@ namespace ActorBroker.Node;
 /// <para>A partition (silent network, the throttler's blackhole, a dead machine) leaves the port either accepting or
 /// silent, never refusing: the split-brain resolver decides those, as before. Why two signals: the failure detector
 /// alone flaps on a starved machine; a refused connection alone happens while a node restarts on the same port.</para>
+/// <para>A dropped remoting link is only a reason to probe at once, not proof: a live member drops the link too when it
+/// has removed and quarantined this node (a frozen node that wakes after the survivor downed it), and downing that
+/// live member from here would cut the survivor out of this node's view.</para>
 /// <para>The probe is an asynchronous connect whose outcome is piped back; nothing blocks the actor.</para>
 /// </remarks>
 public sealed class FastDown : ReceiveActor, IWithTimers
@@ -29,7 +32,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     private readonly Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, (UniqueAddress Member, long Since)> _unreachable = new();
-    private readonly HashSet<Address> _linkDown = new();
+    private readonly HashSet<Address> _refused = new();
     private readonly HashSet<Address> _probing = new();
     private readonly HashSet<UniqueAddress> _downed = new();
 
@@ -51,17 +54,18 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
             _unreachable.Remove(e.Member.Address);
-            _linkDown.Remove(e.Member.Address);
+            _refused.Remove(e.Member.Address);
             _downed.Remove(e.Member.UniqueAddress);
             Evaluate();
         });
-        Receive<DisassociatedEvent>(e => LinkDropped(e.RemoteAddress));
-        Receive<AssociationErrorEvent>(e => LinkDropped(e.RemoteAddress));
-        Receive<AssociatedEvent>(e => _linkDown.Remove(e.RemoteAddress));
+        // A dropped link makes Evaluate probe an unreachable member now rather than at the next probe tick.
+        Receive<DisassociatedEvent>(_ => Evaluate());
+        Receive<AssociationErrorEvent>(_ => Evaluate());
+        Receive<AssociatedEvent>(e => _refused.Remove(e.RemoteAddress));
         Receive<ProbeResult>(result =>
         {
             _probing.Remove(result.Address);
-            if (result.Refused) _linkDown.Add(result.Address);
+            if (result.Refused) _refused.Add(result.Address);
             Evaluate();
         });
         Receive<ProbeAgain>(_ => Evaluate());
@@ -86,12 +90,6 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         Context.System.EventStream.Unsubscribe(Self);
     }
 
-    private void LinkDropped(Address remote)
-    {
-        _linkDown.Add(remote);
-        Evaluate();
-    }
-
     /// <summary>
     /// The one place that decides: downs every unreachable member whose process is gone, probes those not known yet,
     /// and keeps the re-probe timer running while any unreachable member is left undecided.
@@ -103,7 +101,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         {
             if (address == _cluster.SelfAddress || _downed.Contains(member))
                 continue;
-            if (!_linkDown.Contains(address))
+            if (!_refused.Contains(address))
             {
                 undecided = true;
                 Probe(address);
@@ -117,7 +115,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
                 continue;
             }
 
-            _log.Info("Fast-down: downing [{0}]: unreachable for {1} ms and its process is gone (remoting port refused or link dropped)",
+            _log.Info("Fast-down: downing [{0}]: unreachable for {1} ms and its process is gone (remoting port refuses connections)",
                 member, (long)unreachableFor.TotalMilliseconds);
             _downed.Add(member);
             _cluster.Down(address);
