@@ -63,9 +63,9 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     }
 
     [Theory(DisplayName = "SIGSTOP of the master past the lease TTL: a standby takes over; on SIGCONT the old master steps down without writing, in one unforked history")]
-    [InlineData("shared-file.conf", Skip = FrozenMasterTwoNodes)]
+    [InlineData("shared-file.conf")]
     [InlineData("sql-sqlite.conf", Skip = FrozenMasterSqlite)]
-    [InlineData("sql-postgres.conf", Skip = FrozenMasterPostgres)]
+    [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
     [InlineData("replicated-raft.conf", Skip = RaftLeaderMustFollowOldest)]
     public async Task FrozenMasterStepsDown(string profile)
