@@ -28,6 +28,7 @@ public static class BrokerNode
         var stompSettings = StompSettings.Create(config);
         var singletonSettings = ClusterSingletonManagerSettings.Create(system).WithSingletonName("manager");
         var fastDownSettings = FastDownSettings.Create(config);
+        var selfDownSettings = SelfDownAfterPauseSettings.Create(config);
 
         log.LogInformation(
             "ActorBroker node starting: profile [{Profile}], data directory [{DataDir}], journal [{Journal}], snapshot store [{Snapshots}], lease [{Lease}], remoting [{Address}]",
@@ -42,6 +43,8 @@ public static class BrokerNode
         system.ActorOf(RoleLogger.Props(log), "role-logger");
         if (fastDownSettings.Enabled)
             system.ActorOf(FastDown.Props(fastDownSettings), "fast-down");
+        if (selfDownSettings.Enabled)
+            system.ActorOf(SelfDownAfterPause.Props(selfDownSettings), "self-down-after-pause");
         system.ActorOf(StompListenerHost.Props(stompSettings, loggerFactory), "stomp-listener");
         system.ActorOf(
             ClusterSingletonManager.Props(BrokerManager.Props(brokerSettings), BrokerManager.TerminationMessage, singletonSettings),

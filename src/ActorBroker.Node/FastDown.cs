@@ -9,24 +9,25 @@ using Akka.Remote;
 namespace ActorBroker.Node;
 
 /// <summary>
-/// Downs a member as soon as its process is evidently gone, so failover is bounded by how fast a dead process is noticed
-/// instead of the split-brain resolver, whose decision tick is hard-coded to 1 s in Akka 1.5.73 and which waits
-/// <c>stable-after</c> on top. Two ways to be "evidently gone":
-/// <list type="bullet">
-/// <item>its remoting link dropped and its remoting port then refuses TCP connections: nothing listens there any more,
-/// which a frozen or partitioned process never shows (its kernel still accepts, or the network stays silent). This path
-/// does not wait for the failure detector: a kill -9 is acted on within a probe round trip of the dropped link.</item>
-/// <item>it is unreachable (failure detector) and its link dropped or its port refused.</item>
-/// </list>
+/// Downs a member as soon as its process is evidently gone: its remoting port refuses TCP connections (nothing listens
+/// there any more, which a frozen or partitioned process never shows: its kernel still accepts, or the network stays
+/// silent). Failover is then bounded by how fast a dead process is noticed instead of the split-brain resolver, whose
+/// decision tick is hard-coded to 1 s in Akka 1.5.73 and which waits <c>stable-after</c> on top. The port is probed
+/// when the member turns unreachable (failure detector) and, without waiting for that, as soon as its remoting link
+/// drops: a kill -9 is acted on within a probe round trip of the dropped link.
 /// </summary>
 /// <remarks>
 /// <para>Safety does not rest on this actor: the broker manager runs only under the lease, and a holder gives the lease
 /// up on its own before anyone else may take it. Downing a member that is in fact alive only removes it from the
 /// cluster; it cannot make two broker managers run at once.</para>
 /// <para>A partition (silent network, the throttler's blackhole, a dead machine) leaves the port either accepting or
-/// silent, never refusing: the split-brain resolver decides those, as before. Why never one weak signal alone: the
-/// failure detector flaps on a starved machine, and a link drops on transient errors; a refused connection right after
-/// a dropped link is not weak (the member's address is only reused after it was removed from the cluster).</para>
+/// silent, never refusing: the split-brain resolver decides those, as before. A dropped remoting link is only a reason
+/// to probe at once, never proof: a live member drops the link too when it has removed and quarantined this node (a
+/// frozen node that wakes after the survivor downed it), and downing that live member from here would cut the survivor
+/// out of this node's view. A refused connection is proof because a member's address is only reused after the member
+/// was removed from the cluster.</para>
+/// <para>A member downed on that proof is recorded in <see cref="LeaseHolderObituaries"/>, so its lease records are taken
+/// over without waiting for their TTL.</para>
 /// <para>The probe is an asynchronous connect whose outcome is piped back; nothing blocks the actor.</para>
 /// </remarks>
 public sealed class FastDown : ReceiveActor, IWithTimers
@@ -36,7 +37,6 @@ public sealed class FastDown : ReceiveActor, IWithTimers
     private readonly Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, (UniqueAddress Member, long Since)> _unreachable = new();
-    private readonly HashSet<Address> _linkDown = new();
     private readonly Dictionary<Address, long> _linkDroppedAt = new(); // reachable members whose link dropped, being probed
     private readonly HashSet<Address> _refused = new();
     private readonly HashSet<Address> _probing = new();
@@ -61,7 +61,6 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
             _unreachable.Remove(e.Member.Address);
-            _linkDown.Remove(e.Member.Address);
             _linkDroppedAt.Remove(e.Member.Address);
             _refused.Remove(e.Member.Address);
             _downed.Remove(e.Member.UniqueAddress);
@@ -74,7 +73,6 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         Receive<AssociationErrorEvent>(e => LinkDropped(e.RemoteAddress));
         Receive<AssociatedEvent>(e =>
         {
-            _linkDown.Remove(e.RemoteAddress);
             _linkDroppedAt.Remove(e.RemoteAddress);
             _refused.Remove(e.RemoteAddress);
         });
@@ -106,9 +104,9 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         Context.System.EventStream.Unsubscribe(Self);
     }
 
+    /// <summary>A dropped link makes Evaluate probe the member now rather than after the failure detector or the next tick.</summary>
     private void LinkDropped(Address remote)
     {
-        _linkDown.Add(remote);
         if (!_unreachable.ContainsKey(remote) && IsMember(remote)) _linkDroppedAt.TryAdd(remote, Stopwatch.GetTimestamp());
         Evaluate();
     }
@@ -127,7 +125,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
         {
             if (address == _cluster.SelfAddress || _downed.Contains(member))
                 continue;
-            if (!_linkDown.Contains(address) && !_refused.Contains(address))
+            if (!_refused.Contains(address))
             {
                 undecided = true;
                 Probe(address);
@@ -141,8 +139,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
                 continue;
             }
 
-            Down(member, $"unreachable for {(long)unreachableFor.TotalMilliseconds} ms and its process is gone (remoting port refused or link dropped)",
-                provenGone: _refused.Contains(address));
+            Down(member, $"unreachable for {(long)unreachableFor.TotalMilliseconds} ms and its process is gone (remoting port refuses connections)");
         }
 
         // Reachable members whose link dropped: a refused port is enough, without waiting for the failure detector.
@@ -159,8 +156,7 @@ public sealed class FastDown : ReceiveActor, IWithTimers
             if (_refused.Contains(address) && _settings.MinUnreachable == TimeSpan.Zero)
             {
                 _linkDroppedAt.Remove(address);
-                Down(member.UniqueAddress, $"its remoting link dropped {(long)Stopwatch.GetElapsedTime(droppedAt).TotalMilliseconds} ms ago and its remoting port refuses connections (process gone)",
-                    provenGone: true);
+                Down(member.UniqueAddress, $"its remoting link dropped {(long)Stopwatch.GetElapsedTime(droppedAt).TotalMilliseconds} ms ago and its remoting port refuses connections (process gone)");
                 continue;
             }
 
@@ -174,14 +170,11 @@ public sealed class FastDown : ReceiveActor, IWithTimers
             Timers.Cancel(ProbeTimer);
     }
 
-    /// <param name="provenGone">
-    /// Its port refused a connection: nothing listens there, so its lease records may be taken over without waiting
-    /// for their TTL (<see cref="LeaseHolderObituaries"/>). A dropped link alone is no such proof (a partition can drop it).
-    /// </param>
-    private void Down(UniqueAddress member, string why, bool provenGone)
+    /// <summary>Downs a member proven gone (its port refused) and records it so its lease records need not run out.</summary>
+    private void Down(UniqueAddress member, string why)
     {
         _log.Info("Fast-down: downing [{0}]: {1}", member, why);
-        if (provenGone) _obituaries.Record(member.Address.HostPort());
+        _obituaries.Record(member.Address.HostPort());
         _downed.Add(member);
         _cluster.Down(member.Address);
     }

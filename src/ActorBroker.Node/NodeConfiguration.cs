@@ -92,6 +92,24 @@ public static class NodeConfiguration
     }
 
     /// <summary>
+    /// The configuration for a new actor system after this node was downed (<c>restart-when-downed</c>): the configured
+    /// seed nodes (this node first when none are configured), then every other member the downed incarnation last knew,
+    /// so it rejoins the cluster it was in even when its seed list names only itself. With this node as the first seed,
+    /// Akka joins whichever seed answers and forms a cluster of its own only when none does within seed-node-timeout.
+    /// </summary>
+    public static Config WithRejoinSeeds(Config config, IEnumerable<Akka.Actor.Address> lastMembers)
+    {
+        var selfAddress = $"akka.tcp://{NodeSettings.SystemName}@{config.GetString("akka.remote.dot-netty.tcp.hostname")}:" +
+                          config.GetInt("akka.remote.dot-netty.tcp.port");
+        var configured = config.GetStringList("akka.cluster.seed-nodes");
+        var seeds = (configured.Count > 0 ? configured : [selfAddress])
+            .Concat(lastMembers.Select(a => a.ToString()).Where(a => a != selfAddress))
+            .Distinct()
+            .ToList();
+        return ConfigurationFactory.ParseString("akka.cluster.seed-nodes = " + QuotedList(seeds)).WithFallback(config);
+    }
+
+    /// <summary>
     /// Derives the Raft journal's endpoints from <c>actorbroker.node.raft-members</c> and <c>raft-port</c> (when set):
     /// every member's write-forwarding endpoint is its Raft port + 1, and this node is the member at
     /// <c>actorbroker.stomp.host</c>:<c>raft-port</c>. HOCON has no arithmetic, so the node computes them once here.

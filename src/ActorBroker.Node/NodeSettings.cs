@@ -3,7 +3,10 @@ using Akka.Configuration;
 namespace ActorBroker.Node;
 
 /// <summary>The node's own settings (<c>actorbroker.node</c>), read once and validated.</summary>
-public sealed record NodeSettings(string DataDirectory, string? SharedDirectory, TimeSpan ShutdownTimeout)
+/// <param name="RestartWhenDowned">Whether the process starts a new actor system (a standby) after the cluster downed it.</param>
+/// <param name="RestartDelay">Wait before that new actor system starts.</param>
+public sealed record NodeSettings(
+    string DataDirectory, string? SharedDirectory, TimeSpan ShutdownTimeout, bool RestartWhenDowned = false, TimeSpan RestartDelay = default)
 {
     /// <summary>The actor system name; fixed so seed-node addresses can be derived from host:port alone.</summary>
     public const string SystemName = "actorbroker";
@@ -27,6 +30,11 @@ public sealed record NodeSettings(string DataDirectory, string? SharedDirectory,
                     $"[actorbroker.node.shared-dir] {sharedDir} does not exist: mount or create it first (a node never creates the shared directory, so a missing mount cannot turn into a private one)");
         }
 
-        return new NodeSettings(Path.GetFullPath(dataDir), string.IsNullOrWhiteSpace(sharedDir) ? null : sharedDir, shutdown);
+        var restartDelay = node.GetTimeSpan("restart-when-downed.delay", TimeSpan.FromSeconds(1));
+        if (restartDelay < TimeSpan.Zero)
+            throw new ConfigurationException($"[actorbroker.node.restart-when-downed.delay] must not be negative, was [{restartDelay}]");
+
+        return new NodeSettings(Path.GetFullPath(dataDir), string.IsNullOrWhiteSpace(sharedDir) ? null : sharedDir, shutdown,
+            node.GetBoolean("restart-when-downed.enabled", false), restartDelay);
     }
 }

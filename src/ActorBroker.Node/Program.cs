@@ -1,4 +1,5 @@
 using ActorBroker.Node;
+using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -45,24 +46,62 @@ catch (Akka.Configuration.ConfigurationException e)
 
 Directory.CreateDirectory(settings.DataDirectory);
 
-var builder = Host.CreateApplicationBuilder();
-builder.Logging.ClearProviders();
-builder.Logging.AddSimpleConsole(o =>
+// One actor system per pass. A downed actor system can never rejoin its cluster; with restart-when-downed the process
+// starts a new one (a standby joining the seed nodes) instead of ending. SIGTERM / Ctrl-C always end the process.
+var incarnationConfig = config;
+for (var incarnation = 1; ; incarnation++)
 {
-    o.SingleLine = true;
-    o.TimestampFormat = "HH:mm:ss.fff ";
-});
-builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
-builder.Services.AddAkka(NodeSettings.SystemName, (akka, services) =>
-{
-    akka.AddHocon(config, HoconAddMode.Replace);
-    akka.ConfigureLoggers(loggers =>
-    {
-        loggers.ClearLoggers();
-        loggers.AddLoggerFactory();
-    });
-    akka.WithActors((system, _, _) => BrokerNode.Start(system, config, profile, services.GetRequiredService<ILoggerFactory>()));
-});
+    ActorSystem? system = null;
+    IReadOnlyList<Address> lastMembers = [];
+    using (var host = BuildHost(incarnationConfig, profile, settings, incarnation, started =>
+           {
+               system = started;
+               // The membership as this incarnation last saw it, before the downing emptied it: where to rejoin.
+               CoordinatedShutdown.Get(started).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "remember-members", () =>
+               {
+                   lastMembers = Akka.Cluster.Cluster.Get(started).State.Members.Select(m => m.Address).ToList();
+                   return Task.FromResult(Akka.Done.Instance);
+               });
+           }))
+        await host.RunAsync();
 
-await builder.Build().RunAsync();
-return 0;
+    var reason = system is null ? null : CoordinatedShutdown.Get(system).ShutdownReason;
+    if (!settings.RestartWhenDowned || reason is not CoordinatedShutdown.ClusterDowningReason)
+        return 0;
+
+    incarnationConfig = NodeConfiguration.WithRejoinSeeds(config, lastMembers);
+    Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} warn: ActorBroker.Node[0] This node was downed by the cluster; " +
+                      $"restart-when-downed: starting a new actor system (incarnation {incarnation + 1}) in {settings.RestartDelay.TotalMilliseconds} ms, " +
+                      $"seed nodes [{string.Join(", ", incarnationConfig.GetStringList("akka.cluster.seed-nodes"))}]");
+    await Task.Delay(settings.RestartDelay);
+}
+
+static IHost BuildHost(Akka.Configuration.Config config, string profile, NodeSettings settings, int incarnation, Action<ActorSystem> started)
+{
+    var builder = Host.CreateApplicationBuilder();
+    builder.Logging.ClearProviders();
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    });
+    builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+    builder.Services.AddAkka(NodeSettings.SystemName, (akka, services) =>
+    {
+        akka.AddHocon(config, HoconAddMode.Replace);
+        akka.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
+        akka.WithActors((system, _, _) =>
+        {
+            started(system);
+            if (incarnation > 1)
+                services.GetRequiredService<ILoggerFactory>().CreateLogger("ActorBroker.Node")
+                    .LogWarning("Actor system incarnation {Incarnation}: restarted after this node was downed; joining as a standby", incarnation);
+            BrokerNode.Start(system, config, profile, services.GetRequiredService<ILoggerFactory>());
+        });
+    });
+    return builder.Build();
+}

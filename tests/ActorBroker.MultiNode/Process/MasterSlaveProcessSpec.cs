@@ -16,14 +16,8 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     private static readonly TimeSpan Failover = TimeSpan.FromSeconds(30);
 
     // Rows are explicit so a known failure is a visible, explained skip (README, "Skipped tests"), never a silent gap.
-    private const string FrozenMasterTwoNodes =
-        "known bug (issue 6): with 2 nodes a SIGSTOPped master keeps its TCP sockets, so fast-down never fires and keep-majority "
-        + "may down the survivor (shared-file: DownAll on instability); fix: lease-majority SBR for 2-node clusters";
     private const string FrozenMasterSqlite =
         "known limit (issue 6): a SIGSTOPped process keeps its SQLite file locks, so the new master's lease heartbeats cannot commit";
-    private const string FrozenMasterPostgres =
-        "known bug (issue 6): the standby gets the lease but its first journal access waits behind the frozen master's open "
-        + "transaction; fix under investigation (idle-in-transaction timeout)";
 
     /// <summary>A replicated journal needs a Raft majority after one node is lost: those profiles run at least 3 nodes.</summary>
     private static bool IsReplicated(string profile) => profile.StartsWith("replicated", StringComparison.Ordinal);
@@ -60,9 +54,9 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     }
 
     [Theory(DisplayName = "SIGSTOP of the master past the lease TTL: a standby takes over; on SIGCONT the old master steps down without writing, in one unforked history")]
-    [InlineData("shared-file.conf", Skip = FrozenMasterTwoNodes)]
+    [InlineData("shared-file.conf")]
     [InlineData("sql-sqlite.conf", Skip = FrozenMasterSqlite)]
-    [InlineData("sql-postgres.conf", Skip = FrozenMasterPostgres)]
+    [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
     [InlineData("replicated-raft.conf")]
     public async Task FrozenMasterStepsDown(string profile)
