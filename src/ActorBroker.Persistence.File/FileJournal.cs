@@ -36,7 +36,6 @@ public sealed class FileJournal : AsyncWriteJournal
         _serialization = Context.System.Serialization;
         var logger = Context.GetLogger();
         var tokens = FencingTokens.Get(Context.System);
-        System.IO.Directory.CreateDirectory(Settings.Directory);
         _log = new SegmentLog(Settings.Directory, Settings.Fsync, Settings.SegmentSize, m => logger.Warning(m));
         _writer = new GroupCommitWriter(_log, () => tokens.Current, Settings.MaxBatchBytes, Settings.WriteQueueSize, m => logger.Warning(m));
         // Open eagerly (take over or index as a reader), so the first recovery does not pay for it.

@@ -28,7 +28,6 @@ public sealed class FileSnapshotStore : SnapshotStore
     {
         Settings = FileSnapshotStoreSettings.Create(config);
         _serialization = Context.System.Serialization;
-        Directory.CreateDirectory(Settings.Directory);
     }
 
     public FileSnapshotStoreSettings Settings { get; }
@@ -67,7 +66,8 @@ public sealed class FileSnapshotStore : SnapshotStore
             var directory = DirectoryOf(metadata.PersistenceId);
             if (!Directory.Exists(directory))
             {
-                Directory.CreateDirectory(directory);
+                StoreDirectory.EnsureExists(Settings.Directory);
+                StoreDirectory.EnsureExists(directory);
                 if (Settings.Fsync) DirectorySync.Flush(Settings.Directory);
             }
             AtomicFile.Write(Path.Combine(directory, FileName(metadata.SequenceNr)), bytes, Settings.Fsync);

@@ -28,6 +28,7 @@ internal sealed record Fence(long Epoch, IReadOnlyDictionary<string, long> Seale
         byte[] bytes;
         try { bytes = System.IO.File.ReadAllBytes(path); }
         catch (FileNotFoundException) { return None; }
+        catch (DirectoryNotFoundException) { return None; } // nothing written yet (a writer's TakeOver checks the directory)
 
         if (bytes.Length < 5 || bytes[0] != Version ||
             Crc32C.Compute(bytes.AsSpan(5)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(1)))

@@ -43,7 +43,7 @@ internal sealed class SegmentLog(string directory, bool fsync, long segmentSize,
     /// <exception cref="FencedOutException">a higher epoch already owns the directory.</exception>
     public void TakeOver(long epoch)
     {
-        System.IO.Directory.CreateDirectory(Directory);
+        StoreDirectory.EnsureExists(Directory);
         var fence = Fence.Read(Directory);
         if (fence.Epoch > epoch)
         {

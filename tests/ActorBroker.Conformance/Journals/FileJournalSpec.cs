@@ -25,15 +25,21 @@ public sealed class FileJournalSpec : JournalConformanceSpec
 
     private static string NewRoot() => Path.Combine(Path.GetTempPath(), "actorbroker-file-journal", Guid.NewGuid().ToString("N"));
 
-    /// <summary>The plugin config the node profiles use, pointed at <paramref name="directory"/>.</summary>
-    public static Config PluginConfig(string directory, string extra = "") =>
-        ConfigurationFactory.ParseString($$"""
+    /// <summary>
+    /// The plugin config the node profiles use, pointed at <paramref name="directory"/>, which is created: it stands for
+    /// the node's data directory or the shared directory, which exist before a node starts (the journal never creates them).
+    /// </summary>
+    public static Config PluginConfig(string directory, string extra = "")
+    {
+        Directory.CreateDirectory(directory);
+        return ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.plugin = "actorbroker.persistence.file.journal"
             akka.persistence.snapshot-store.plugin = "actorbroker.persistence.file.snapshot-store"
             actorbroker.persistence.file.journal.directory = "{{Path.Combine(directory, "journal")}}"
             actorbroker.persistence.file.snapshot-store.directory = "{{Path.Combine(directory, "snapshots")}}"
             {{extra}}
             """).WithFallback(FileJournalConfig.Default);
+    }
 
     // ---------------------------------------------------------------- helpers: extra actor systems on one directory
 
@@ -255,6 +261,19 @@ public sealed class FileJournalSpec : JournalConformanceSpec
         var section = ConfigurationFactory.ParseString(setting).WithFallback(FileJournalConfig.Default.GetConfig(FileJournalSettings.ConfigPath));
         var error = Assert.Throws<ConfigurationException>(() => FileJournalSettings.Create(section));
         Assert.Contains(key, error.Message);
+    }
+
+    [Fact(DisplayName = "File journal never recreates a missing shared directory: a write fails naming it, and nothing is created")]
+    public void MissingSharedDirectoryIsNotRecreated()
+    {
+        var shared = Path.Combine(_root, "shared");
+        var system = StartSystem("share-gone", 1);
+        Directory.Delete(shared, recursive: true); // the share is unmounted before this node ever wrote
+
+        var outcome = Write(system, "q", (1, "m1"));
+        var failed = Assert.IsType<WriteMessagesFailed>(outcome);
+        Assert.Contains(shared, failed.Cause.Message);
+        Assert.False(Directory.Exists(shared), "the journal recreated the missing shared directory");
     }
 
     [Fact(DisplayName = "File journal fails recovery, instead of recovering nothing, when the fence file is corrupt")]
