@@ -59,10 +59,10 @@ public sealed class RaftJournal : AsyncWriteJournal
         {
             try
             {
-                var events = ((IImmutableList<IPersistentRepresentation>)writes[i].Payload)
-                    .Select(p => new StoredEvent(p.SequenceNr, _serializer.ToBinary(p)))
-                    .ToList();
-                operations.Add(new WriteEvents(Guid.NewGuid(), epoch, writes[i].PersistenceId, events));
+                var payload = (IImmutableList<IPersistentRepresentation>)writes[i].Payload;
+                var events = new StoredEvent[payload.Count];
+                for (var j = 0; j < events.Length; j++) events[j] = new StoredEvent(payload[j].SequenceNr, _serializer.ToBinary(payload[j]));
+                operations.Add(new WriteEvents(OperationIds.Next(), epoch, writes[i].PersistenceId, events));
             }
             catch (Exception e)
             {
@@ -85,7 +85,7 @@ public sealed class RaftJournal : AsyncWriteJournal
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {
         var replica = await _replication.Replica.ConfigureAwait(false);
-        var outcome = (await replica.SubmitAsync([new DeleteEventsTo(Guid.NewGuid(), _fencing.Current, persistenceId, toSequenceNr)], cancellationToken)
+        var outcome = (await replica.SubmitAsync([new DeleteEventsTo(OperationIds.Next(), _fencing.Current, persistenceId, toSequenceNr)], cancellationToken)
             .ConfigureAwait(false))[0];
         if (!outcome.IsApplied) throw new RaftJournalWriteRefusedException(outcome.Detail);
     }
