@@ -80,9 +80,7 @@ internal sealed class JournalStateMachine : SimpleStateMachine
             RaftProfile.Count(ref RaftProfile.AppliedEntries);
             _logBytesSinceSnapshot += payload.Length;
             // decode straight from the WAL's buffer when it is one segment (it is, for entries up to a chunk)
-            var operations = payload.IsSingleSegment
-                ? OperationCodec.Decode(payload.FirstSpan, retained: true)
-                : OperationCodec.Decode(payload.ToArray(), retained: true);
+            var operations = payload.IsSingleSegment ? OperationCodec.Decode(payload.FirstSpan) : OperationCodec.Decode(payload.ToArray());
             var outcomes = new OperationOutcome[operations.Count];
             RaftProfile.Count(ref RaftProfile.AppliedOps, operations.Count);
             lock (_gate)
