@@ -378,7 +378,17 @@ public sealed class RaftReplica : IAsyncDisposable
             await later.Completion.ConfigureAwait(false);
             retry.AddRange(later.Batch.Where(p => !p.IsDone));
         }
-        if (retry.Count > 0) await CommitBatchAsync(retry).ConfigureAwait(false);
+        try
+        {
+            if (retry.Count > 0) await CommitBatchAsync(retry).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // stopping: these operations are no longer in any round or batch the loop's cleanup would fail
+            var stopped = new RaftJournalException($"replica [{_settings.Self}] stopped before the write was committed");
+            foreach (var p in retry) p.TrySetException(stopped);
+            throw;
+        }
     }
 
     private sealed record LeaderRound(List<PendingOperation> Batch, CancellationToken Leadership, Task<bool> Completion);
