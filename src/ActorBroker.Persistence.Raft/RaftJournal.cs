@@ -21,6 +21,7 @@ public sealed class RaftJournal : AsyncWriteJournal
     private readonly RaftReplication _replication;
     private readonly FencingTokens _fencing;
     private readonly Akka.Serialization.Serializer _serializer;
+    private readonly Akka.Serialization.Serialization _serialization;
 
     // The newest write in flight per persistence id: a highest-sequence-number read waits for it (Akka asks for the
     // highest right behind a write it has not yet seen acknowledged, e.g. on a persistent actor's restart).
@@ -31,6 +32,7 @@ public sealed class RaftJournal : AsyncWriteJournal
         _replication = RaftReplication.Get(Context.System);
         _fencing = FencingTokens.Get(Context.System);
         _serializer = Context.System.Serialization.FindSerializerForType(typeof(Persistent));
+        _serialization = Context.System.Serialization;
     }
 
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
@@ -59,10 +61,10 @@ public sealed class RaftJournal : AsyncWriteJournal
         {
             try
             {
-                var events = ((IImmutableList<IPersistentRepresentation>)writes[i].Payload)
-                    .Select(p => new StoredEvent(p.SequenceNr, _serializer.ToBinary(p)))
-                    .ToList();
-                operations.Add(new WriteEvents(Guid.NewGuid(), epoch, writes[i].PersistenceId, events));
+                var payload = (IImmutableList<IPersistentRepresentation>)writes[i].Payload;
+                var events = new StoredEvent[payload.Count];
+                for (var j = 0; j < events.Length; j++) events[j] = new StoredEvent(payload[j].SequenceNr, Serialize(payload[j]));
+                operations.Add(new WriteEvents(OperationIds.Next(), epoch, writes[i].PersistenceId, events));
             }
             catch (Exception e)
             {
@@ -82,10 +84,25 @@ public sealed class RaftJournal : AsyncWriteJournal
         return results.All(r => r is null) ? null! : results.ToImmutableList();
     }
 
+    /// <summary>Compact form (<see cref="EventCodec"/>); tagged events keep Akka's Persistent form, which carries the tags.</summary>
+    private byte[] Serialize(IPersistentRepresentation e)
+    {
+        if (e.Payload is Tagged) return _serializer.ToBinary(e);
+        var serializer = _serialization.FindSerializerFor(e.Payload);
+        return EventCodec.Encode(e.Timestamp != 0 ? e.Timestamp : DateTime.UtcNow.Ticks, serializer.Identifier,
+            Akka.Serialization.Serialization.ManifestFor(serializer, e.Payload), e.Manifest ?? "", e.WriterGuid ?? "",
+            serializer.ToBinary(e.Payload));
+    }
+
+    private IPersistentRepresentation Deserialize(StoredEvent stored, string persistenceId)
+        => EventCodec.IsCompact(stored.Bytes)
+            ? EventCodec.Decode(stored.Bytes, persistenceId, stored.SequenceNr, _serialization)
+            : (IPersistentRepresentation)_serializer.FromBinary(stored.Bytes, typeof(Persistent));
+
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {
         var replica = await _replication.Replica.ConfigureAwait(false);
-        var outcome = (await replica.SubmitAsync([new DeleteEventsTo(Guid.NewGuid(), _fencing.Current, persistenceId, toSequenceNr)], cancellationToken)
+        var outcome = (await replica.SubmitAsync([new DeleteEventsTo(OperationIds.Next(), _fencing.Current, persistenceId, toSequenceNr)], cancellationToken)
             .ConfigureAwait(false))[0];
         if (!outcome.IsApplied) throw new RaftJournalWriteRefusedException(outcome.Detail);
     }
@@ -105,6 +122,6 @@ public sealed class RaftJournal : AsyncWriteJournal
     {
         var replica = await _replication.Replica.ConfigureAwait(false);
         foreach (var stored in replica.StateMachine.ReadEvents(persistenceId, fromSequenceNr, toSequenceNr, max))
-            recoveryCallback((IPersistentRepresentation)_serializer.FromBinary(stored.Bytes, typeof(Persistent)));
+            recoveryCallback(Deserialize(stored, persistenceId));
     }
 }

@@ -32,9 +32,11 @@ public sealed record RaftJournalSettings
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public int MaxBatchOperations { get; init; } = 4096;
+    public int MaxRoundsInFlight { get; init; } = 8;
     public int SnapshotInterval { get; init; } = 1000;
     public int DedupWindow { get; init; } = 100_000;
     public int WalChunkSize { get; init; } = 8 * 1024 * 1024;
+    public int TransmissionBlockSize { get; init; } = 1024 * 1024;
 
     /// <summary>Index of <see cref="Self"/> in <see cref="Members"/>.</summary>
     public int SelfIndex => IndexOf(Self);
@@ -99,9 +101,11 @@ public sealed record RaftJournalSettings
             WriteTimeout = Positive(section, "write-timeout"),
             ReadTimeout = Positive(section, "read-timeout"),
             MaxBatchOperations = PositiveInt(section, "max-batch-operations"),
+            MaxRoundsInFlight = PositiveInt(section, "max-rounds-in-flight"),
             SnapshotInterval = PositiveInt(section, "snapshot-interval"),
             DedupWindow = PositiveInt(section, "dedup-window"),
             WalChunkSize = PositiveInt(section, "wal-chunk-size"),
+            TransmissionBlockSize = PositiveInt(section, "transmission-block-size"),
         };
         return settings.Validate();
     }

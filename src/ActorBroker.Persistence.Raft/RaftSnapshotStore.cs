@@ -36,7 +36,7 @@ public sealed class RaftSnapshotStore : SnapshotStore
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
         var bytes = _serializer.ToBinary(new Akka.Persistence.Serialization.Snapshot(snapshot));
-        return SubmitAsync(new StoreSnapshot(Guid.NewGuid(), _fencing.Current,
+        return SubmitAsync(new StoreSnapshot(OperationIds.Next(), _fencing.Current,
             new StoredSnapshot(metadata.PersistenceId, metadata.SequenceNr, metadata.Timestamp.Ticks, bytes)), cancellationToken);
     }
 
@@ -44,13 +44,13 @@ public sealed class RaftSnapshotStore : SnapshotStore
     {
         // DateTime.MinValue means "any timestamp" (Akka deletes by sequence number then)
         var anyTime = metadata.Timestamp == DateTime.MinValue;
-        return SubmitAsync(new RemoveSnapshots(Guid.NewGuid(), _fencing.Current, metadata.PersistenceId,
+        return SubmitAsync(new RemoveSnapshots(OperationIds.Next(), _fencing.Current, metadata.PersistenceId,
             metadata.SequenceNr, metadata.SequenceNr,
             anyTime ? 0L : metadata.Timestamp.Ticks, anyTime ? long.MaxValue : metadata.Timestamp.Ticks), cancellationToken);
     }
 
     protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
-        => SubmitAsync(new RemoveSnapshots(Guid.NewGuid(), _fencing.Current, persistenceId,
+        => SubmitAsync(new RemoveSnapshots(OperationIds.Next(), _fencing.Current, persistenceId,
             criteria.MinSequenceNr, criteria.MaxSequenceNr, criteria.MinTimestamp?.Ticks ?? 0L, criteria.MaxTimeStamp.Ticks), cancellationToken);
 
     private async Task SubmitAsync(JournalOperation operation, CancellationToken cancellationToken)

@@ -9,7 +9,9 @@ using Akka.Configuration;
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
-//        [--raft-events N] [--no-raft]   (raft: 3 in-process replicas on loopback, majority commit)
+//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile]
+//        (raft: 3 in-process replicas on loopback, majority commit; "raft" writes on the leader, "raft-fwd" on a follower;
+//         --raft-profile prints CPU per event and where the replicas' write path spends its time)
 var options = Options.Parse(args);
 var results = new List<Result>();
 var scratch = Path.Combine(Path.GetTempPath(), "actorbroker-journal-bench-" + Environment.ProcessId);
@@ -56,8 +58,15 @@ try
 
         if (options.Raft)
         {
-            await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"raft-{writers}"));
-            results.Add(await Run("raft", writers, options.RaftEvents, options, raft.Node0Config));
+            // "raft": the journal's node is the Raft leader (the node keeps the leader where the singleton and so the
+            // persistent actors run); "raft-fwd": it is a follower and forwards every write to the leader.
+            foreach (var (backend, journalLeads) in new[] { ("raft", true), ("raft-fwd", false) })
+            {
+                if (!journalLeads && !options.RaftForwarded) continue;
+                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"));
+                results.Add(await Run(backend, writers, options.RaftEvents, options, raft.Node0Config,
+                    async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads)));
+            }
         }
     }
 }
@@ -81,7 +90,8 @@ foreach (var writers in options.Writers)
 }
 return;
 
-static async Task<Result> Run(string backend, int writers, int totalEvents, Options options, Config journalConfig)
+static async Task<Result> Run(string backend, int writers, int totalEvents, Options options, Config journalConfig,
+    Func<ActorSystem, Task>? prepare = null)
 {
     var perWriter = Math.Max(1, totalEvents / writers);
     var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING").WithFallback(journalConfig);
@@ -92,14 +102,36 @@ static async Task<Result> Run(string backend, int writers, int totalEvents, Opti
         Random.Shared.NextBytes(payload);
         var pids = Enumerable.Range(0, writers).Select(i => $"bench-{backend}-{writers}-{i}").ToArray();
 
+        if (prepare is not null) await prepare(system);
         // Warm-up: open the journal (tables, fence, JIT) before the clock starts.
         var warm = system.ActorOf(Props.Create(() => new BenchWriter($"warmup-{backend}")));
         await warm.Ask<WriterDone>(new StartWriting(100, 50, payload), TimeSpan.FromMinutes(2));
 
         var actors = pids.Select(pid => system.ActorOf(Props.Create(() => new BenchWriter(pid)))).ToArray();
+        if (options.RaftProfile && backend.StartsWith("raft"))
+        {
+            ActorBroker.Persistence.Raft.Internal.RaftProfile.Reset();
+            ActorBroker.Persistence.Raft.Internal.RaftProfile.Enabled = true;
+        }
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var gcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes());
         var clock = Stopwatch.StartNew();
         var done = await Task.WhenAll(actors.Select(a => a.Ask<WriterDone>(new StartWriting(perWriter, options.Window, payload), TimeSpan.FromMinutes(10))));
         var writeSeconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        if (options.RaftProfile)
+        {
+            Console.WriteLine($"  {backend} writers={writers}: {writeSeconds:N2} s, process CPU {cpuSeconds:N2} s = {cpuSeconds * 1e6 / (perWriter * writers):N0} us CPU per event; " +
+                              $"GC pause {(GC.GetTotalPauseDuration() - gcBefore.Item1).TotalMilliseconds:N0} ms, gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item2}/{GC.CollectionCount(1) - gcBefore.Item3}/{GC.CollectionCount(2) - gcBefore.Item4}, " +
+                              $"allocated {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / (double)(perWriter * writers):N0} B/event");
+            if (backend.StartsWith("raft"))
+            {
+                ActorBroker.Persistence.Raft.Internal.RaftProfile.Enabled = false;
+                var replica = await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica;
+                Console.WriteLine($"  node0 (journal) is leader: {replica.IsLeader}");
+                Console.WriteLine("  " + ActorBroker.Persistence.Raft.Internal.RaftProfile.Report(writeSeconds).Replace("\n", "\n  "));
+            }
+        }
         foreach (var a in actors) await a.GracefulStop(TimeSpan.FromSeconds(30));
 
         var latencies = done.SelectMany(d => d.LatencyTicks).Order().ToArray();
@@ -137,7 +169,7 @@ sealed class ReplyCollector : ReceiveActor
 }
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
-    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000)
+    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000, bool RaftProfile = false, bool RaftForwarded = true)
 {
     public static Options Parse(string[] args)
     {
@@ -157,6 +189,8 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--file-max-batch" => o with { FileMaxBatch = args[++i] },
                 "--raft-events" => o with { RaftEvents = int.Parse(args[++i]) },
                 "--no-raft" => o with { Raft = false },
+                "--raft-profile" => o with { RaftProfile = true },
+                "--no-raft-fwd" => o with { RaftForwarded = false },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }

@@ -16,8 +16,15 @@ internal sealed class JournalState(int dedupWindow)
     private readonly Dictionary<Guid, OperationOutcome> _recentOutcomes = new();
     private readonly Queue<Guid> _recentOrder = new();
     private long _maxEpoch;
+    private long _bytes;
 
     public long MaxEpoch => _maxEpoch;
+
+    /// <summary>
+    /// Event and snapshot payload bytes held (what a state snapshot mostly consists of); the state machine compares
+    /// it with the log written since its last snapshot to decide when the next one pays off.
+    /// </summary>
+    public long PayloadBytes => _bytes;
 
     public long HighestSequenceNr(string persistenceId) => _ids.TryGetValue(persistenceId, out var state) ? state.Highest : 0L;
 
@@ -85,6 +92,7 @@ internal sealed class JournalState(int dedupWindow)
                     return new OperationOutcome(OutcomeCode.SequenceConflict, logIndex,
                         $"persistence id [{write.PersistenceId}] write from sequence number {first} but {state.Highest} is already written (stale writer?)");
                 state.Events.AddRange(write.Events);
+                foreach (var e in write.Events) _bytes += e.Bytes.Length;
                 if (write.Events.Count > 0) state.Highest = write.Events[^1].SequenceNr;
                 break;
             }
@@ -95,6 +103,11 @@ internal sealed class JournalState(int dedupWindow)
                 if (to > state.DeletedTo)
                 {
                     state.DeletedTo = to;
+                    foreach (var e in state.Events)
+                    {
+                        if (e.SequenceNr > to) break; // ascending
+                        _bytes -= e.Bytes.Length;
+                    }
                     state.Events.RemoveAll(e => e.SequenceNr <= to);
                 }
                 break;
@@ -102,15 +115,22 @@ internal sealed class JournalState(int dedupWindow)
             case StoreSnapshot save:
             {
                 var state = StateOf(save.Snapshot.PersistenceId);
+                foreach (var s in state.Snapshots) if (s.SequenceNr == save.Snapshot.SequenceNr) _bytes -= s.Bytes.Length;
                 state.Snapshots.RemoveAll(s => s.SequenceNr == save.Snapshot.SequenceNr);
                 state.Snapshots.Add(save.Snapshot);
+                _bytes += save.Snapshot.Bytes.Length;
                 break;
             }
             case RemoveSnapshots delete:
             {
                 if (_ids.TryGetValue(delete.PersistenceId, out var state))
-                    state.Snapshots.RemoveAll(s => s.SequenceNr >= delete.MinSequenceNr && s.SequenceNr <= delete.MaxSequenceNr
-                                                   && s.TimestampTicks >= delete.MinTimestampTicks && s.TimestampTicks <= delete.MaxTimestampTicks);
+                    state.Snapshots.RemoveAll(s =>
+                    {
+                        var match = s.SequenceNr >= delete.MinSequenceNr && s.SequenceNr <= delete.MaxSequenceNr
+                                    && s.TimestampTicks >= delete.MinTimestampTicks && s.TimestampTicks <= delete.MaxTimestampTicks;
+                        if (match) _bytes -= s.Bytes.Length;
+                        return match;
+                    });
                 break;
             }
         }
@@ -175,6 +195,7 @@ internal sealed class JournalState(int dedupWindow)
         _ids.Clear();
         _recentOutcomes.Clear();
         _recentOrder.Clear();
+        _bytes = 0;
         _maxEpoch = reader.ReadInt64();
         var recent = reader.ReadInt32();
         for (var i = 0; i < recent; i++)
@@ -195,6 +216,8 @@ internal sealed class JournalState(int dedupWindow)
             for (var j = 0; j < events; j++) state.Events.Add(new StoredEvent(reader.ReadInt64(), OperationCodec.ReadBytes(reader)));
             var snapshots = reader.ReadInt32();
             for (var j = 0; j < snapshots; j++) state.Snapshots.Add(OperationCodec.ReadSnapshot(reader));
+            foreach (var e in state.Events) _bytes += e.Bytes.Length;
+            foreach (var snapshot in state.Snapshots) _bytes += snapshot.Bytes.Length;
         }
     }
 

@@ -115,4 +115,23 @@ public sealed class JournalStateSpec
         // 'first' fell out of the window: a retry is now judged on its sequence numbers (a conflict), never re-applied
         Assert.Equal(OutcomeCode.SequenceConflict, state.Apply(Write("a", 1, 1, id: first), 4).Code);
     }
+
+    [Fact(DisplayName = "Raft journal state counts the payload bytes it holds through writes, deletes, snapshots and a restore")]
+    public void CountsPayloadBytes()
+    {
+        var state = new JournalState(100);
+        state.Apply(new WriteEvents(Guid.NewGuid(), 0, "a", [new StoredEvent(1, new byte[10]), new StoredEvent(2, new byte[20])]), 1);
+        state.Apply(new WriteEvents(Guid.NewGuid(), 0, "b", [new StoredEvent(1, new byte[5])]), 2);
+        Assert.Equal(35, state.PayloadBytes);
+        state.Apply(new DeleteEventsTo(Guid.NewGuid(), 0, "a", 1), 3);
+        Assert.Equal(25, state.PayloadBytes);
+        state.Apply(new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("a", 2, 1, new byte[100])), 4);
+        state.Apply(new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("a", 2, 2, new byte[50])), 5); // replaces seq 2
+        Assert.Equal(75, state.PayloadBytes);
+        var copy = new JournalState(100);
+        copy.Restore(state.Serialize());
+        Assert.Equal(75, copy.PayloadBytes);
+        state.Apply(new RemoveSnapshots(Guid.NewGuid(), 0, "a", 0, long.MaxValue, 0, long.MaxValue), 6);
+        Assert.Equal(25, state.PayloadBytes);
+    }
 }
