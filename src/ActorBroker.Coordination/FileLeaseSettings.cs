@@ -44,6 +44,10 @@ public sealed class FileLeaseSettings
             if (!config.GetBoolean("create-directory", false))
                 throw new ConfigurationException(
                     $"[{configPath}.directory] [{directory}] does not exist or is unreachable (set create-directory = on to create it)");
+            // Only the lease's own directory: a missing parent (an unmounted share) is never recreated as a private one.
+            if (Path.GetDirectoryName(directory) is { } parent && !System.IO.Directory.Exists(parent))
+                throw new ConfigurationException(
+                    $"[{configPath}.directory] [{directory}] cannot be created: its parent [{parent}] does not exist or is unreachable");
             try
             {
                 System.IO.Directory.CreateDirectory(directory);

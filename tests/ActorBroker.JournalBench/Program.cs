@@ -37,6 +37,7 @@ try
     foreach (var writers in options.Writers)
     {
         var fileDir = Path.Combine(scratch, $"file-{writers}");
+        Directory.CreateDirectory(fileDir); // the journal creates only its own directory, under an existing one
         results.Add(await Run("file", writers, options.FileEvents, options, ConfigurationFactory.ParseString($"""
             akka.persistence.journal.plugin = "actorbroker.persistence.file.journal"
             akka.persistence.snapshot-store.plugin = "actorbroker.persistence.file.snapshot-store"
