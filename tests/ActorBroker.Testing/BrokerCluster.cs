@@ -235,7 +235,7 @@ public sealed class BrokerCluster : IAsyncDisposable
         for (var attempt = 0; attempt < 500; attempt++)
         {
             var port = Random.Shared.Next(20000, 32000);
-            if (CanBind(port) && CanBind(port + 1))
+            if (CanBind(port) && CanBind(port + 1) && FreePort.TryClaim(port) && FreePort.TryClaim(port + 1))
                 return port;
         }
 

@@ -195,7 +195,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         while (true)
         {
             var port = FreePort.Next();
-            if (port >= 65535) continue;
+            if (port >= 65535 || !FreePort.TryClaim(port + 1)) continue;
             try
             {
                 using var next = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port + 1);
