@@ -174,6 +174,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("shared-file.conf")]
     [InlineData("sql-sqlite.conf")]
     [InlineData("sql-postgres.conf")]
+    [InlineData("replicated.conf")]
     public async Task StoreOutage(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 2);
@@ -185,7 +186,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             for (var seq = 0; seq < 20; seq++)
                 await producer.SendUntilReceiptedAsync(seq, Failover);
 
-            var away = await TakeStoreAwayAsync(profile, cluster);
+            var bringBack = await TakeStoreAwayAsync(profile, cluster);
             var storeGone = DateTime.UtcNow;
             var failuresBefore = producer.Failures;
             DateTime outageEnd;
@@ -198,7 +199,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             finally
             {
                 outageEnd = DateTime.UtcNow;
-                if (await BringStoreBackAsync(profile, cluster, away) is { } recreated)
+                if (await bringBack() is { } recreated)
                     findings.Add(recreated);
             }
 
@@ -225,29 +226,33 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             $"{string.Join("\n", findings.Take(20))}\nproducer errors {producer.ErrorFrames} closes {producer.ClosedConnections} stalls {producer.ReceiptTimeouts} no-broker {producer.ConnectFailures}\n{cluster.Diagnostics()}");
     }
 
-    /// <summary>PostgreSQL: stop the server. Shared directory profiles: rename the directory away (an unmounted share).</summary>
-    private async Task<string?> TakeStoreAwayAsync(string profile, BrokerCluster cluster)
+    /// <summary>
+    /// PostgreSQL, ZooKeeper (the replicated profile's lease): stop the server. Shared directory profiles: rename the
+    /// directory away (an unmounted share). Returns what brings the store back; its result is a finding when a node had
+    /// recreated the shared directory meanwhile.
+    /// </summary>
+    private async Task<Func<Task<string?>>> TakeStoreAwayAsync(string profile, BrokerCluster cluster)
     {
         if (profile.StartsWith("sql-postgres", StringComparison.Ordinal))
         {
             await servers.Postgres.StopAsync();
-            return null;
+            return async () => { await servers.Postgres.StartAsync(); return null; };
+        }
+
+        if (profile == "replicated.conf")
+        {
+            var zooKeeper = await servers.ZooKeeperAsync();
+            await zooKeeper.StopAsync();
+            return async () => { await zooKeeper.StartAsync(); return null; };
         }
 
         var away = cluster.SharedDirectory + "-away";
         Directory.Move(cluster.SharedDirectory, away);
-        return away;
+        return () => Task.FromResult(BringSharedDirectoryBack(cluster, away));
     }
 
-    /// <summary>Undoes <see cref="TakeStoreAwayAsync"/>; returns a finding when a node had recreated the shared directory meanwhile.</summary>
-    private async Task<string?> BringStoreBackAsync(string profile, BrokerCluster cluster, string? away)
+    private static string? BringSharedDirectoryBack(BrokerCluster cluster, string away)
     {
-        if (away is null)
-        {
-            await servers.Postgres.StartAsync();
-            return null;
-        }
-
         string? finding = null;
         if (Directory.Exists(cluster.SharedDirectory))
         {
