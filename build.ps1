@@ -6,8 +6,10 @@
 #           Node.js on the machine; .ci/run installs them.
 #   run     run one node on the embedded default profile (hocon/standalone.conf); extra args go to the node
 #   bench   STOMP benchmark against a fresh standalone node (see docs/benchmarks.md)
+#   soak    consecutive kill -9 failovers under load per master/slave profile, counting lost and duplicated messages
+#           (outside CI; Release build; args: profiles, env FAILOVERS/INTERVAL; see docs/failover.md)
 param(
-    [Parameter(Position = 0)][ValidateSet('build', 'test', 'run', 'bench')][string]$Target = 'build',
+    [Parameter(Position = 0)][ValidateSet('build', 'test', 'run', 'bench', 'soak')][string]$Target = 'build',
     [string]$Configuration = 'Release',
     [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @()
 )
@@ -68,5 +70,10 @@ switch ($Target) {
     'bench' {
         Invoke-Build
         Invoke-Checked 'STOMP benchmark' { bash "$root/tests/bench/stomp-bench.sh" @Rest }
+    }
+    'soak' {
+        Invoke-Build
+        $env:CONFIGURATION = $Configuration
+        Invoke-Checked 'failover soak' { bash "$root/tests/bench/soak.sh" @Rest }
     }
 }

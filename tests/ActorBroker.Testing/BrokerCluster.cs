@@ -60,7 +60,7 @@ public sealed class BrokerCluster : IAsyncDisposable
             {
                 var dataDirectory = _root.Combine($"node{i}");
                 Directory.CreateDirectory(dataDirectory);
-                _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePortPair(), dataDirectory));
+                _nodes.Add(new ClusterNode(i, FreePort.Next(), FreePort.Next(), FreePort.NextPair(), dataDirectory));
             }
         }
         catch
@@ -223,37 +223,6 @@ public sealed class BrokerCluster : IAsyncDisposable
     {
         (node.Process ?? throw new InvalidOperationException($"{node} is not running")).Thaw();
         node.IsFrozen = false;
-    }
-
-    /// <summary>
-    /// A free port whose successor is free too: the replicated profiles put write forwarding on Raft port + 1. Drawn
-    /// below Linux's ephemeral range (32768+): there, port + 1 of an OS-picked port is often the local end of an
-    /// outgoing connection (the kernel gives connect() and bind(0) ports of opposite parity), so binding it fails.
-    /// </summary>
-    private static int FreePortPair()
-    {
-        for (var attempt = 0; attempt < 500; attempt++)
-        {
-            var port = Random.Shared.Next(20000, 32000);
-            if (CanBind(port) && CanBind(port + 1) && FreePort.TryClaim(port) && FreePort.TryClaim(port + 1))
-                return port;
-        }
-
-        throw new InvalidOperationException("no two consecutive free loopback ports found in 20000-32000");
-    }
-
-    private static bool CanBind(int port)
-    {
-        try
-        {
-            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>Every node's state and last output lines, for failure messages.</summary>

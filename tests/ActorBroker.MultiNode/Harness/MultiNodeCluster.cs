@@ -38,7 +38,7 @@ public sealed class MultiNodeCluster : IAsyncDisposable
         Directory.CreateDirectory(SharedDirectory);
         var profileText = File.ReadAllText(ProfilePath);
         var usesRaft = profileText.Contains("actorbroker.persistence.raft", StringComparison.Ordinal);
-        var raftPorts = roles.Select(_ => usesRaft ? FreePortPair() : 0).ToList();
+        var raftPorts = roles.Select(_ => usesRaft ? FreePort.NextPair() : 0).ToList();
         var raftMembers = string.Join(",", raftPorts.Select(p => $"127.0.0.1:{p}"));
         var seedPort = 0;
         foreach (var (role, index) in roles.Select((r, i) => (r, i)))
@@ -187,26 +187,6 @@ public sealed class MultiNodeCluster : IAsyncDisposable
     {
         await Task.WhenAll(_nodes.Select(n => n.TerminateQuietlyAsync()));
         _directory.Dispose();
-    }
-
-    /// <summary>A free port whose successor is free too (a Raft node listens on its port and the next one).</summary>
-    private static int FreePortPair()
-    {
-        while (true)
-        {
-            var port = FreePort.Next();
-            if (port >= 65535 || !FreePort.TryClaim(port + 1)) continue;
-            try
-            {
-                using var next = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port + 1);
-                next.Start();
-                return port;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                // taken: pick another pair
-            }
-        }
     }
 
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
