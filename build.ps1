@@ -37,12 +37,13 @@ function Invoke-Test {
         Write-Host "==> dotnet test $project" -ForegroundColor Cyan
         dotnet test "$root/tests/$project" -c $Configuration --no-build -nologo `
             --logger 'console;verbosity=normal' --results-directory $results | Tee-Object -Variable output
-        if ($LASTEXITCODE -ne 0) { $failures += $project }
+        $text = $output -join "`n"
+        # A test host that crashed or was killed may leave no summary and, through the pipe, no failing exit code.
+        if ($LASTEXITCODE -ne 0 -or $text -notmatch '(?m)^\s*Total tests:\s*\d+') { $failures += $project }
         # Keep each failed test's name and the start of its message, to repeat them after the (long) log ends.
         $failedTests += $output | Select-String -Pattern '^\s+Failed \S' -Context 0, 8 | ForEach-Object {
             (@($_.Line) + $_.Context.PostContext) -join "`n"
         }
-        $text = $output -join "`n"
         if ($text -match '(?m)^\s*Passed:\s*(\d+)') { $passed += [int]$Matches[1] }
         if ($text -match '(?m)^\s*Failed:\s*(\d+)') { $failed += [int]$Matches[1] }
     }

@@ -16,7 +16,7 @@ public sealed class FileLeaseStoreSpec : IDisposable
 
     public FileLeaseStoreSpec()
     {
-        var config = ConfigurationFactory.ParseString($"directory = \"{_directory.Path}\", max-clock-skew = 0ms, lock-stale-after = 1s");
+        var config = ConfigurationFactory.ParseString($"directory = \"{_directory.Path}\", max-clock-skew = 0ms, lock-stale-after = 5s");
         var timeouts = new TimeoutSettings(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500));
         _settings = FileLeaseSettings.Create(new LeaseSettings(LeaseName, "owner-a", timeouts, config));
     }
