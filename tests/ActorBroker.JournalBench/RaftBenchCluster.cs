@@ -19,27 +19,13 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
     public static async Task<RaftBenchCluster> StartAsync(string directory)
     {
         var cluster = new RaftBenchCluster();
-        var ports = new HashSet<int>();
-        while (ports.Count < 6) ports.Add(FreePort.Next());
-        var p = ports.ToList();
-        string Section(int i) => $$"""
-            actorbroker.persistence.raft {
-              members = ["127.0.0.1:{{p[0]}}", "127.0.0.1:{{p[1]}}", "127.0.0.1:{{p[2]}}"]
-              forwarding-endpoints = ["127.0.0.1:{{p[3]}}", "127.0.0.1:{{p[4]}}", "127.0.0.1:{{p[5]}}"]
-              self = "127.0.0.1:{{p[i]}}"
-              data-dir = "{{Path.Combine(directory, $"node{i}").Replace("\\", "/")}}"
-              lower-election-timeout = 500ms
-              upper-election-timeout = 1000ms
-              request-timeout = 300ms
-              write-timeout = 60s
-            }
-            """;
+        var members = new LoopbackRaftMembers(directory, "write-timeout = 60s");
         foreach (var i in new[] { 1, 2 })
-            cluster._peers.Add(await RaftReplica.StartAsync(RaftJournalSettings.Create(ConfigurationFactory.ParseString(Section(i)))));
+            cluster._peers.Add(await RaftReplica.StartAsync(RaftJournalSettings.Create(ConfigurationFactory.ParseString(members.Section(i)))));
         cluster.Node0Config = ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.plugin = "actorbroker.persistence.raft.journal"
             akka.persistence.snapshot-store.plugin = "actorbroker.persistence.raft.snapshot-store"
-            {{Section(0)}}
+            {{members.Section(0)}}
             """).WithFallback(RaftJournalConfig.Default);
         return cluster;
     }

@@ -37,29 +37,16 @@ public sealed class RaftJournalSpec : JournalConformanceSpec
         public static ThreeNodeRaft Start()
         {
             var cluster = new ThreeNodeRaft();
-            var ports = new HashSet<int>();
-            while (ports.Count < 6) ports.Add(FreePort.Next());
-            var p = ports.ToList();
-            string Section(int i) => $$"""
-                actorbroker.persistence.raft {
-                  members = ["127.0.0.1:{{p[0]}}", "127.0.0.1:{{p[1]}}", "127.0.0.1:{{p[2]}}"]
-                  forwarding-endpoints = ["127.0.0.1:{{p[3]}}", "127.0.0.1:{{p[4]}}", "127.0.0.1:{{p[5]}}"]
-                  self = "127.0.0.1:{{p[i]}}"
-                  data-dir = "{{cluster._root.Combine($"node{i}").Replace("\\", "/")}}"
-                  lower-election-timeout = 500ms
-                  upper-election-timeout = 1000ms
-                  request-timeout = 300ms
-                }
-                """;
+            var members = new LoopbackRaftMembers(cluster._root.Path);
             foreach (var i in new[] { 1, 2 })
             {
-                var settings = RaftJournalSettings.Create(ConfigurationFactory.ParseString(Section(i)));
+                var settings = RaftJournalSettings.Create(ConfigurationFactory.ParseString(members.Section(i)));
                 cluster._peers.Add(RaftReplica.StartAsync(settings).GetAwaiter().GetResult());
             }
             cluster.Node0Config = ConfigurationFactory.ParseString($$"""
                 akka.persistence.journal.plugin = "actorbroker.persistence.raft.journal"
                 akka.persistence.snapshot-store.plugin = "actorbroker.persistence.raft.snapshot-store"
-                {{Section(0)}}
+                {{members.Section(0)}}
                 """).WithFallback(RaftJournalConfig.Default);
             return cluster;
         }
