@@ -34,6 +34,11 @@ public sealed class ClusterNode
 
     internal string LastOutput { get; set; } = "";
 
+    /// <summary>The milestone lines (role, downing, lease, Raft) of the node process, or of the last one in this slot.</summary>
+    public string Milestones => Process?.Milestones ?? LastMilestones;
+
+    internal string LastMilestones { get; set; } = "";
+
     public override string ToString() => $"node{Index} (stomp {StompPort}, remoting {ClusterPort}, pid {Process?.Pid.ToString() ?? "none"})";
 }
 
@@ -132,6 +137,7 @@ public sealed class BrokerCluster : IAsyncDisposable
         if (node.Process is { } exited)
         {
             node.LastOutput = exited.Output;
+            node.LastMilestones = exited.Milestones;
             exited.DisposeAsync().AsTask().GetAwaiter().GetResult(); // already exited: returns at once
         }
 
@@ -206,6 +212,7 @@ public sealed class BrokerCluster : IAsyncDisposable
         var process = node.Process ?? throw new InvalidOperationException($"{node} is not running");
         process.Kill();
         node.LastOutput = process.Output;
+        node.LastMilestones = process.Milestones;
         await process.DisposeAsync();
         node.Process = null;
         node.IsFrozen = false;
@@ -225,10 +232,12 @@ public sealed class BrokerCluster : IAsyncDisposable
         node.IsFrozen = false;
     }
 
-    /// <summary>Every node's state and last output lines, for failure messages.</summary>
+    /// <summary>Every node's state, milestones (roles, downing, leases, Raft) and last output lines, for failure messages.</summary>
     public string Diagnostics() =>
         string.Join("\n", _nodes.Select(n =>
-            $"==== {n} running={n.IsRunning} frozen={n.IsFrozen}\n{string.Join('\n', n.Output.Split('\n').TakeLast(40))}"));
+            $"==== {n} running={n.IsRunning} frozen={n.IsFrozen}\n-- milestones\n{Last(n.Milestones, 40)}\n-- last lines\n{Last(n.Output, 15)}"));
+
+    private static string Last(string lines, int count) => string.Join('\n', lines.Split('\n').TakeLast(count));
 
     public async ValueTask DisposeAsync()
     {

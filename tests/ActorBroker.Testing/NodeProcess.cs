@@ -28,6 +28,9 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>The last lines the node printed.</summary>
     public string Output => _process.Output;
 
+    /// <summary>The node's milestone lines (role, downing, lease, Raft leadership), kept beyond the tail.</summary>
+    public string Milestones => _process.Milestones;
+
     /// <summary>
     /// Starts <c>dotnet ActorBroker.Node.dll --config hocon/PROFILE</c> with <paramref name="environment"/>, which must
     /// name ACTORBROKER_DATA_DIR and ACTORBROKER_STOMP_PORT. Listens on 127.0.0.1 only.
@@ -78,12 +81,13 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>Waits until the node printed a line containing <paramref name="text"/>.</summary>
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!Output.Contains(text, StringComparison.Ordinal))
+        try
         {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"node pid {Pid} did not print [{text}] within {timeout}:\n{Output}");
-            await Task.Delay(50);
+            await _process.WhenPrinted(text).WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"node pid {Pid} did not print [{text}] within {timeout}:\n{Output}");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace ActorBroker.Testing;
 
@@ -10,9 +11,25 @@ namespace ActorBroker.Testing;
 /// </summary>
 public sealed class ProcessHandle : IDisposable
 {
-    private const int MaxCapturedLines = 200;
+    private const int MaxCapturedLines = 200, MaxMilestones = 120;
+
+    /// <summary>
+    /// Lines worth keeping after the tail has scrolled past them: role changes, downing and resolver decisions, lease
+    /// and Raft leadership, shutdown. A standby retrying the lease can fill the 200-line tail in a second.
+    /// </summary>
+    private static readonly Regex Milestone = new(
+        @"MASTER|STANDBY|Welcome from|SBR|split brain|Down\]|as \[Down\]|UNREACHABLE|Marking node|Self removed|Leader is removing|fast-down|FastDown|" +
+        @"lease|Lease|Raft|leader changed|CoordinatedShutdown invoked|Exiting|pause|Unhandled|Exception",
+        RegexOptions.Compiled | RegexOptions.CultureInvariant);
+
+    /// <summary>Set ACTORBROKER_TEST_LOG_DIR to keep every line of every child process in a file per process.</summary>
+    private static readonly string? LogDirectory = Environment.GetEnvironmentVariable("ACTORBROKER_TEST_LOG_DIR");
+
     private readonly Process _process;
     private readonly Queue<string> _output = new();
+    private readonly Queue<string> _milestones = new();
+    private readonly List<(string Text, TaskCompletionSource Printed)> _awaitedTexts = [];
+    private StreamWriter? _log;
 
     private ProcessHandle(Process process) => _process = process;
 
@@ -41,6 +58,13 @@ public sealed class ProcessHandle : IDisposable
         process.ErrorDataReceived += (_, e) => handle.Capture(e.Data);
         if (!process.Start()) throw new InvalidOperationException($"Could not start [{fileName}]");
         handle.Pid = process.Id;
+        if (LogDirectory is not null)
+        {
+            Directory.CreateDirectory(LogDirectory);
+            handle._log = new StreamWriter(Path.Combine(LogDirectory, $"{Path.GetFileNameWithoutExtension(fileName)}-{process.Id}.log"))
+                { AutoFlush = true };
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return handle;
@@ -65,6 +89,27 @@ public sealed class ProcessHandle : IDisposable
     public string Output
     {
         get { lock (_output) return string.Join('\n', _output); }
+    }
+
+    /// <summary>The last milestone lines (roles, downing, leases, Raft leadership), however long ago they were printed.</summary>
+    public string Milestones
+    {
+        get { lock (_output) return string.Join('\n', _milestones); }
+    }
+
+    /// <summary>
+    /// Completes once the process printed a line containing <paramref name="text"/>: at once if it is still in the tail or
+    /// the milestones, otherwise when the line arrives.
+    /// </summary>
+    public Task WhenPrinted(string text)
+    {
+        lock (_output)
+        {
+            if (_output.Concat(_milestones).Any(line => line.Contains(text, StringComparison.Ordinal))) return Task.CompletedTask;
+            var printed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _awaitedTexts.Add((text, printed));
+            return printed.Task;
+        }
     }
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
@@ -101,6 +146,7 @@ public sealed class ProcessHandle : IDisposable
     {
         Kill();
         _process.Dispose();
+        lock (_output) _log?.Dispose();
     }
 
     private void Capture(string? line)
@@ -110,6 +156,27 @@ public sealed class ProcessHandle : IDisposable
         {
             _output.Enqueue(line);
             while (_output.Count > MaxCapturedLines) _output.Dequeue();
+            if (Milestone.IsMatch(line))
+            {
+                _milestones.Enqueue(line);
+                while (_milestones.Count > MaxMilestones) _milestones.Dequeue();
+            }
+
+            for (var i = _awaitedTexts.Count - 1; i >= 0; i--)
+            {
+                if (!line.Contains(_awaitedTexts[i].Text, StringComparison.Ordinal)) continue;
+                _awaitedTexts[i].Printed.TrySetResult();
+                _awaitedTexts.RemoveAt(i);
+            }
+
+            try
+            {
+                _log?.WriteLine(line);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The last lines of a disposed process: the tail above still has them.
+            }
         }
     }
 

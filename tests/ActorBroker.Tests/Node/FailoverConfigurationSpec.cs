@@ -60,7 +60,7 @@ public class FailoverConfigurationSpec
         var fastDown = FastDownSettings.Create(config);
 
         Assert.True(fastDown.Enabled);
-        Assert.Equal(TimeSpan.FromMilliseconds(300), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
+        Assert.Equal(TimeSpan.FromSeconds(1), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(TimeSpan.FromMilliseconds(1), config.GetTimeSpan("akka.cluster.down-removal-margin"));
         Assert.True(config.GetTimeSpan("akka.cluster.singleton.lease-retry-interval") <= TimeSpan.FromMilliseconds(200));
     }
