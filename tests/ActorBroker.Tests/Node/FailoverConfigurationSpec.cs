@@ -147,4 +147,19 @@ public class FailoverConfigurationSpec
         var e = Assert.Throws<ConfigurationException>(() => FastDownSettings.Create(config));
         Assert.Contains("actorbroker.node.fast-down.probe-timeout", e.Message);
     }
+
+    [Theory(DisplayName = "Every SQL-journal profile writes batches of 1000 rows with a 20000-row buffer, SQLite with one writer stream")]
+    [InlineData("standalone-sqlite.conf", 1)]
+    [InlineData("sql-sqlite.conf", 1)]
+    [InlineData("sql-postgres.conf", 3)]
+    public void SqlProfilesCarryTheMeasuredBatching(string profile, int parallelism)
+    {
+        var config = NodeConfiguration.Build(ProfileText(profile), [], new Dictionary<string, string?>());
+
+        Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));
+        Assert.Equal(1000, config.GetInt("akka.persistence.journal.sql.batch-size"));
+        Assert.Equal(20000, config.GetInt("akka.persistence.journal.sql.buffer-size"));
+        Assert.Equal(parallelism, config.GetInt("akka.persistence.journal.sql.parallelism"));
+        Assert.True(config.GetBoolean("akka.persistence.journal.sql.auto-initialize"));
+    }
 }
