@@ -8,7 +8,7 @@ namespace ActorBroker.Core.Destinations;
 
 /// <summary>
 /// The persistent actor behind a queue-like destination (<see cref="Queue"/>, <see cref="DurableSubscription"/>):
-/// journals sends, acks and the dispatch mark around a <see cref="QueueState"/>.
+/// journals sends, acks, the dispatch mark and redeliveries around a <see cref="QueueState"/>.
 /// Durability contract: <see cref="SendConfirmed"/> and <see cref="AckConfirmed"/> are sent only from persist
 /// handlers; state changes of persistent messages happen in those handlers too, so a snapshot taken in a handler
 /// holds exactly the events up to <see cref="Eventsourced.LastSequenceNr"/>.
@@ -16,12 +16,16 @@ namespace ActorBroker.Core.Destinations;
 /// </summary>
 internal abstract class QueueActorBase : PersistentActor
 {
+    // Bounds one MessagesRedelivered event (8 bytes a seq); more blocked redeliveries take another event.
+    private const int MaxRedeliveriesPerEvent = 4096;
+
     private readonly Dictionary<object, UnconfirmedSend> _unconfirmedSends = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<long, QueuedMessage> _deadLettersInFlight = new();
     private long _bytesAwaitingJournal;
     private long _lastDeadLetterCorrelation;
     private int _eventsSinceSnapshot;
     private bool _markRequested;
+    private bool _redeliveriesRequested;
     private bool _snapshotInProgress;
 
     protected QueueActorBase(BrokerSettings settings, string persistenceId)
@@ -64,6 +68,10 @@ internal abstract class QueueActorBase : PersistentActor
                 return true;
             case DispatchMarkAdvanced e:
                 State.AdvanceMark(e.UpToSeq);
+                _eventsSinceSnapshot++;
+                return true;
+            case MessagesRedelivered e:
+                State.CountRedeliveries(e.Seqs);
                 _eventsSinceSnapshot++;
                 return true;
             case RecoveryCompleted:
@@ -277,10 +285,10 @@ internal abstract class QueueActorBase : PersistentActor
         });
     }
 
-    /// <summary>Delivers what consumers have room for; journals a higher dispatch mark first when needed.</summary>
+    /// <summary>Delivers what consumers have room for; journals a higher dispatch mark or the redeliveries first when needed.</summary>
     protected void DispatchPending()
     {
-        var deliveries = State.Dispatch(out var blockedAtSeq);
+        var deliveries = State.Dispatch(out var blockedAtSeq, out var blockedOnRedelivery);
         foreach (var d in deliveries)
         {
             d.Consumer.Session.Tell(new Deliver(d.Consumer.SubscriptionId, d.Message.Message, d.DeliveryTag,
@@ -294,6 +302,20 @@ internal abstract class QueueActorBase : PersistentActor
             {
                 _markRequested = false;
                 State.AdvanceMark(e.UpToSeq);
+                AfterJournalled();
+                DispatchPending();
+            });
+        }
+
+        // Once per redelivery, so the delivery count (max-redeliveries) survives a restart. Redeliveries are
+        // rare (NACK, a consumer gone), so waiting for this write costs nothing in the common path.
+        if (blockedOnRedelivery && !_redeliveriesRequested)
+        {
+            _redeliveriesRequested = true;
+            PersistAsync(new MessagesRedelivered(State.UnjournalledRedeliveries(MaxRedeliveriesPerEvent)), e =>
+            {
+                _redeliveriesRequested = false;
+                State.CountRedeliveries(e.Seqs);
                 AfterJournalled();
                 DispatchPending();
             });

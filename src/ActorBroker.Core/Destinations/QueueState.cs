@@ -12,8 +12,11 @@ internal sealed class QueuedMessage(long seq, BrokerMessage message)
     public BrokerMessage Message { get; } = message;
     public long Size { get; } = message.ApproximateSize;
 
-    /// <summary>Deliveries so far (after recovery, 1 for a message that may have been delivered before the crash).</summary>
+    /// <summary>Deliveries so far; after recovery, those the journal covers (see <see cref="QueueState.CompleteRecovery"/>).</summary>
     public int DeliveryCount { get; set; }
+
+    /// <summary><see cref="MessagesRedelivered"/> events naming this message: redeliveries the journal allows.</summary>
+    public int JournalledRedeliveries { get; set; }
 
     /// <summary>May have been delivered before: STOMP's redelivered / JMS's JMSRedelivered.</summary>
     public bool Redelivered { get; set; }
@@ -39,8 +42,9 @@ internal readonly record struct Delivery(QueueConsumer Consumer, QueuedMessage M
 /// <summary>
 /// The state and dispatch rules of a queue-like destination, shared by <see cref="Queue"/> and
 /// <see cref="DurableSubscription"/>: pending messages in order, consumers served round-robin up to
-/// their prefetch, redelivery to the head of the queue, and the dispatch mark that makes the
-/// redelivered flag survive a crash. Pure: no actor context, no I/O; the actor decides what to journal.
+/// their prefetch, redelivery to the head of the queue, and the dispatch mark and journalled redeliveries that
+/// make the redelivered flag and the delivery count survive a crash. Pure: no actor context, no I/O; the actor
+/// decides what to journal.
 /// </summary>
 internal sealed class QueueState
 {
@@ -128,20 +132,23 @@ internal sealed class QueueState
     }
 
     /// <summary>
-    /// Hands pending messages to consumers with free prefetch, round-robin, in queue order. Stops at a
-    /// persistent message above the dispatch mark and reports its seq in <paramref name="blockedAtSeq"/>
-    /// (0 when not blocked): the caller journals a higher mark first, then dispatches again.
+    /// Hands pending messages to consumers with free prefetch, round-robin, in queue order. Stops at a persistent
+    /// message whose delivery the journal does not cover yet: a first delivery above the dispatch mark (its seq in
+    /// <paramref name="blockedAtSeq"/>, else 0), or a redelivery not journalled (<paramref name="blockedOnRedelivery"/>).
+    /// The caller journals a higher mark or <see cref="UnjournalledRedeliveries"/> first, then dispatches again.
     /// </summary>
-    public List<Delivery> Dispatch(out long blockedAtSeq)
+    public List<Delivery> Dispatch(out long blockedAtSeq, out bool blockedOnRedelivery)
     {
         var deliveries = new List<Delivery>();
         blockedAtSeq = 0;
+        blockedOnRedelivery = false;
         while (_pending.First is { } head && _consumers.Exists(c => c.HasCapacity))
         {
             var message = head.Value;
-            if (message.Message.Persistent && message.Seq > DispatchMark)
+            if (message.Message.Persistent && message.DeliveryCount >= JournalledDeliveries(message))
             {
-                blockedAtSeq = message.Seq;
+                if (message.DeliveryCount == 0) blockedAtSeq = message.Seq;
+                else blockedOnRedelivery = true;
                 break;
             }
             var consumer = NextConsumerWithCapacity()!;
@@ -200,16 +207,45 @@ internal sealed class QueueState
         if (_settling.Remove(message.Seq)) RequeueAtHead([message]);
     }
 
+    /// <summary>
+    /// Persistent messages at the head that were delivered before and whose next delivery the journal does not
+    /// cover yet, at most <paramref name="max"/>: what a <see cref="MessagesRedelivered"/> must name before
+    /// dispatch can go on. Redelivered messages are a prefix of the pending ones (they go back to the head; after
+    /// recovery they are those at or below the mark), so the scan ends at the first never-delivered message.
+    /// </summary>
+    public List<long> UnjournalledRedeliveries(int max)
+    {
+        var seqs = new List<long>();
+        foreach (var message in _pending)
+        {
+            if (message.DeliveryCount == 0 || seqs.Count == max) break;
+            if (message.Message.Persistent && message.DeliveryCount >= JournalledDeliveries(message))
+                seqs.Add(message.Seq);
+        }
+        return seqs;
+    }
+
+    /// <summary>A <see cref="MessagesRedelivered"/> is journalled (or replayed): each pending message it names may be delivered once more.</summary>
+    public void CountRedeliveries(IEnumerable<long> seqs)
+    {
+        foreach (var seq in seqs)
+        {
+            if (_pendingBySeq.TryGetValue(seq, out var node)) node.Value.JournalledRedeliveries++;
+        }
+    }
+
     /// <summary>The persistent messages held, in the order they would be delivered after a restart.</summary>
     public QueueSnapshot ToSnapshot()
     {
         var taken = _settling.Values.Concat(_consumers.SelectMany(c => c.Unacked.Values))
             .Where(m => m.Message.Persistent)
             .OrderBy(m => m.Seq);
-        var messages = taken.Concat(_pending.Where(m => m.Message.Persistent))
-            .Select(m => new EnqueuedMessage(m.Seq, m.Message))
+        var held = taken.Concat(_pending.Where(m => m.Message.Persistent)).ToList();
+        var messages = held.Select(m => new EnqueuedMessage(m.Seq, m.Message)).ToList();
+        var redeliveries = held.Where(m => m.JournalledRedeliveries > 0)
+            .Select(m => new RedeliveryCount(m.Seq, m.JournalledRedeliveries))
             .ToList();
-        return new QueueSnapshot(NextSeq, DispatchMark, messages);
+        return new QueueSnapshot(NextSeq, DispatchMark, messages, redeliveries);
     }
 
     /// <summary>Replaces the state with a snapshot (recovery only: no consumers exist yet).</summary>
@@ -220,26 +256,35 @@ internal sealed class QueueState
         _settling.Clear();
         TotalBytes = 0;
         Enqueue(snapshot.Messages);
+        foreach (var r in snapshot.Redeliveries)
+        {
+            if (_pendingBySeq.TryGetValue(r.Seq, out var node)) node.Value.JournalledRedeliveries = r.Count;
+        }
         NextSeq = Math.Max(NextSeq, snapshot.NextSeq);
         DispatchMark = snapshot.DispatchMark;
     }
 
     /// <summary>
-    /// After replay: every message at or below the recovered mark may have been delivered before the
-    /// crash, so it is flagged redelivered. New messages get seqs above the mark, so they are never flagged.
-    /// False positives: the mark runs up to redelivery-mark-window - 1 seqs ahead of the last delivery, so at
-    /// most that many never-delivered messages are flagged redelivered after a crash (never a false negative).
+    /// After replay: every delivery the journal covered may have happened before the crash, so each message counts
+    /// them all (1 at or below the recovered mark, plus its journalled redeliveries) and one with any is flagged
+    /// redelivered. New messages get seqs above the mark, so they are never flagged. Never a false negative; false
+    /// positives: the mark runs up to redelivery-mark-window - 1 seqs ahead of the last delivery, so at most that many
+    /// never-delivered messages are flagged redelivered with a count of 1, and a redelivery journalled but not made
+    /// before the crash (its consumer left meanwhile) counts one delivery too many.
     /// </summary>
     public void CompleteRecovery()
     {
         foreach (var message in _pending)
         {
-            if (message.Seq > DispatchMark) continue;
-            message.Redelivered = true;
-            message.DeliveryCount = Math.Max(message.DeliveryCount, 1);
+            message.DeliveryCount = JournalledDeliveries(message);
+            message.Redelivered = message.DeliveryCount > 0;
         }
         NextSeq = Math.Max(NextSeq, DispatchMark + 1);
     }
+
+    /// <summary>Deliveries of a persistent message the journal covers: the first once the mark passed it, then one per journalled redelivery.</summary>
+    private int JournalledDeliveries(QueuedMessage message) =>
+        (message.Seq <= DispatchMark ? 1 : 0) + message.JournalledRedeliveries;
 
     private QueueConsumer? NextConsumerWithCapacity()
     {

@@ -3,7 +3,8 @@ using ActorBroker.Core.Protocol;
 namespace ActorBroker.Core.Events;
 
 // Everything the core writes to a journal or snapshot store. Each type is bound to
-// BrokerEventSerializer (reference.conf), whose format is versioned: change a type, bump the version.
+// BrokerEventSerializer (reference.conf). Journals outlive versions: never change how an existing manifest is
+// laid out; a changed type gets a new manifest beside the old one (see QueueSnapshot).
 
 /// <summary>Marker for journal events and snapshots of the broker core (serializer binding).</summary>
 public interface IBrokerEvent;
@@ -42,7 +43,24 @@ public sealed record MessagesRemoved(IReadOnlyList<long> Seqs) : IBrokerEvent;
 public sealed record DispatchMarkAdvanced(long UpToSeq) : IBrokerEvent;
 
 /// <summary>
-/// Queue / durable subscription snapshot: the persistent messages still held, in queue order, the next
-/// enqueue seq and the dispatch mark.
+/// Queue / durable subscription journal: each named message, delivered before, may be delivered once more.
+/// Written before such a redelivery, as the dispatch mark is before a first delivery, so after recovery a
+/// message's delivery count is 1 (its first delivery, under the mark) plus the number of these events naming it.
 /// </summary>
-public sealed record QueueSnapshot(long NextSeq, long DispatchMark, IReadOnlyList<EnqueuedMessage> Messages) : IBrokerEvent;
+public sealed record MessagesRedelivered(IReadOnlyList<long> Seqs) : IBrokerEvent;
+
+/// <summary>How many <see cref="MessagesRedelivered"/> events named the message with this seq.</summary>
+public sealed record RedeliveryCount(long Seq, int Count);
+
+/// <summary>
+/// Queue / durable subscription snapshot: the persistent messages still held, in queue order, the next
+/// enqueue seq, the dispatch mark and the journalled redeliveries of those that have any.
+/// </summary>
+public sealed record QueueSnapshot(long NextSeq, long DispatchMark, IReadOnlyList<EnqueuedMessage> Messages,
+    IReadOnlyList<RedeliveryCount> Redeliveries) : IBrokerEvent
+{
+    public QueueSnapshot(long nextSeq, long dispatchMark, IReadOnlyList<EnqueuedMessage> messages)
+        : this(nextSeq, dispatchMark, messages, [])
+    {
+    }
+}

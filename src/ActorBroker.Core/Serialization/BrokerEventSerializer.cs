@@ -13,7 +13,8 @@ namespace ActorBroker.Core.Serialization;
 /// Compact binary format for every <see cref="IBrokerEvent"/>: a format version byte, then fields in
 /// declaration order. Integers are little-endian fixed width, strings are an int32 UTF-8 byte count and
 /// the bytes, lists an int32 count. A journal stores one of these per event, so size matters more than
-/// schema evolution tooling; a new layout gets a new <see cref="FormatVersion"/>.
+/// schema evolution tooling. A manifest's layout never changes, so old journals and snapshots always replay: a type
+/// whose layout must change gets a new manifest (QS2), and the old one stays readable.
 /// </summary>
 public sealed class BrokerEventSerializer : SerializerWithStringManifest
 {
@@ -31,6 +32,10 @@ public sealed class BrokerEventSerializer : SerializerWithStringManifest
     private const string MessagesRemovedManifest = "MR";
     private const string DispatchMarkManifest = "DM";
     private const string QueueSnapshotManifest = "QS";
+    private const string MessagesRedeliveredManifest = "RD";
+    // A queue snapshot with redelivery counts: QS's layout, then the counts. A snapshot without any is still
+    // written as QS, byte for byte what earlier versions wrote and read.
+    private const string QueueSnapshotWithRedeliveriesManifest = "QS2";
 
     public BrokerEventSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -47,7 +52,9 @@ public sealed class BrokerEventSerializer : SerializerWithStringManifest
         MessagesEnqueued => MessagesEnqueuedManifest,
         MessagesRemoved => MessagesRemovedManifest,
         DispatchMarkAdvanced => DispatchMarkManifest,
-        QueueSnapshot => QueueSnapshotManifest,
+        QueueSnapshot { Redeliveries.Count: 0 } => QueueSnapshotManifest,
+        QueueSnapshot => QueueSnapshotWithRedeliveriesManifest,
+        MessagesRedelivered => MessagesRedeliveredManifest,
         _ => throw new ArgumentException($"{nameof(BrokerEventSerializer)} cannot serialize [{o.GetType()}]"),
     };
 
@@ -94,6 +101,17 @@ public sealed class BrokerEventSerializer : SerializerWithStringManifest
                 w.Long(e.NextSeq);
                 w.Long(e.DispatchMark);
                 w.EnqueuedMessages(e.Messages);
+                if (e.Redeliveries.Count == 0) break;
+                w.Int(e.Redeliveries.Count);
+                foreach (var r in e.Redeliveries)
+                {
+                    w.Long(r.Seq);
+                    w.Int(r.Count);
+                }
+                break;
+            case MessagesRedelivered e:
+                w.Int(e.Seqs.Count);
+                foreach (var s in e.Seqs) w.Long(s);
                 break;
             default:
                 throw new ArgumentException($"{nameof(BrokerEventSerializer)} cannot serialize [{obj.GetType()}]");
@@ -121,6 +139,9 @@ public sealed class BrokerEventSerializer : SerializerWithStringManifest
             MessagesRemovedManifest => new MessagesRemoved(r.List(() => r.Long())),
             DispatchMarkManifest => new DispatchMarkAdvanced(r.Long()),
             QueueSnapshotManifest => new QueueSnapshot(r.Long(), r.Long(), r.EnqueuedMessages()),
+            QueueSnapshotWithRedeliveriesManifest => new QueueSnapshot(r.Long(), r.Long(), r.EnqueuedMessages(),
+                r.List(() => new RedeliveryCount(r.Long(), r.Int()))),
+            MessagesRedeliveredManifest => new MessagesRedelivered(r.List(() => r.Long())),
             _ => throw new SerializationException($"Unknown broker event manifest [{manifest}]"),
         };
         r.EnsureConsumed();

@@ -16,8 +16,14 @@ internal sealed partial class StompSession
     private static readonly HashSet<string> ProtocolHeaders = new(StringComparer.Ordinal)
     {
         "destination", "transaction", "receipt", "content-length", "persistent",
-        "message-id", "subscription", "ack", "redelivered",
+        "message-id", "subscription", "ack", "redelivered", DeliveryCountHeader,
     };
+
+    /// <summary>
+    /// Deliveries of this message so far, this one included (1 on the first delivery, like JMSXDeliveryCount), on every
+    /// MESSAGE. The name is RabbitMQ's (quorum queues), whose value counts only the earlier deliveries. A producer cannot set it.
+    /// </summary>
+    private const string DeliveryCountHeader = "x-delivery-count";
 
     private void HandleConnect(StompFrame frame)
     {
@@ -190,7 +196,7 @@ internal sealed partial class StompSession
         subscription.DestinationActor ??= Sender;
 
         var message = deliver.Message;
-        var headers = new List<KeyValuePair<string, string>>(message.Headers.Count + 7)
+        var headers = new List<KeyValuePair<string, string>>(message.Headers.Count + 8)
         {
             new("subscription", deliver.SubscriptionId),
             new("message-id", message.MessageId),
@@ -208,6 +214,7 @@ internal sealed partial class StompSession
 
         if (deliver.Redelivered)
             headers.Add(new("redelivered", "true"));
+        headers.Add(new(DeliveryCountHeader, deliver.DeliveryCount.ToString(CultureInfo.InvariantCulture)));
         if (message.Persistent)
             headers.Add(new("persistent", "true"));
         headers.Add(new("timestamp", message.Timestamp.ToString(CultureInfo.InvariantCulture)));

@@ -29,6 +29,8 @@ public sealed class BrokerEventSerializerSpec : CoreSpec
         { "messages removed", new MessagesRemoved([1, 2, long.MaxValue]) },
         { "dispatch mark", new DispatchMarkAdvanced(12345) },
         { "queue snapshot", new QueueSnapshot(10, 9, [new EnqueuedMessage(3, Sample)]) },
+        { "queue snapshot with redelivery counts", new QueueSnapshot(10, 9, [new EnqueuedMessage(3, Sample), new EnqueuedMessage(4, Sample)], [new RedeliveryCount(3, 2)]) },
+        { "messages redelivered", new MessagesRedelivered([3, 4, long.MaxValue]) },
     };
 
     [Theory(DisplayName = "Every journal event and snapshot type round-trips through the bound binary serializer")]
@@ -44,6 +46,21 @@ public sealed class BrokerEventSerializerSpec : CoreSpec
         var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
         Assert.Equal(Describe(evt), Describe(back));
         Assert.False(string.IsNullOrEmpty(name));
+    }
+
+    [Fact(DisplayName = "A queue snapshot in the first layout (manifest QS, no redelivery counts) still reads, and one without counts is still written so")]
+    public void ReadsFirstQueueSnapshotLayout()
+    {
+        // version 1 | next seq 10 | dispatch mark 9 | no messages: what every earlier version wrote.
+        byte[] stored = [1, 10, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerForType(typeof(QueueSnapshot));
+
+        var snapshot = Assert.IsType<QueueSnapshot>(serializer.FromBinary(stored, "QS"));
+        Assert.Equal((10L, 9L), (snapshot.NextSeq, snapshot.DispatchMark));
+        Assert.Empty(snapshot.Messages);
+        Assert.Empty(snapshot.Redeliveries);
+        Assert.Equal("QS", serializer.Manifest(snapshot));
+        Assert.Equal(stored, serializer.ToBinary(snapshot));
     }
 
     [Fact(DisplayName = "A payload with an unknown format version byte is refused with a message naming the version")]
@@ -70,7 +87,9 @@ public sealed class BrokerEventSerializerSpec : CoreSpec
     private static string Describe(object evt) => evt switch
     {
         MessagesEnqueued e => "ME " + string.Join(";", e.Messages.Select(DescribeEntry)),
-        QueueSnapshot e => $"QS {e.NextSeq} {e.DispatchMark} " + string.Join(";", e.Messages.Select(DescribeEntry)),
+        QueueSnapshot e => $"QS {e.NextSeq} {e.DispatchMark} " + string.Join(";", e.Messages.Select(DescribeEntry))
+            + " | " + string.Join(",", e.Redeliveries),
+        MessagesRedelivered e => "RD " + string.Join(",", e.Seqs),
         MessagesRemoved e => "MR " + string.Join(",", e.Seqs),
         RegistrySnapshot e => "RS " + string.Join(",", e.Destinations) + " | " + string.Join(",", e.DurableSubscriptions),
         _ => evt.ToString()!,

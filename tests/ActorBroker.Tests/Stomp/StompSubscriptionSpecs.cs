@@ -21,7 +21,7 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
     {
     }
 
-    [Fact(DisplayName = "MESSAGE carries subscription, message-id, destination, ack, redelivered, persistent, timestamp, user headers and the exact body")]
+    [Fact(DisplayName = "MESSAGE carries subscription, message-id, destination, ack, redelivered, x-delivery-count, persistent, timestamp, user headers and the exact body")]
     public async Task MessageFrameHeaders()
     {
         var client = await ConnectAsync();
@@ -39,12 +39,19 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
         Assert.Equal("/queue/q", frame["destination"]);
         Assert.False(string.IsNullOrEmpty(frame["ack"]));
         Assert.Equal("true", frame["redelivered"]);
+        Assert.Equal("2", frame["x-delivery-count"]);
         Assert.Equal("true", frame["persistent"]);
         Assert.Equal("1700000000000", frame["timestamp"]);
         Assert.Equal("x:y", frame["custom"]);
         Assert.Equal("text/plain", frame["content-type"]);
         Assert.Equal("3", frame["content-length"]);
         Assert.Equal(body, frame.Body);
+
+        destination.Send(session, new Deliver("s1", message with { MessageId = "ID:m-2" }, DeliveryTag: 6, Redelivered: false, DeliveryCount: 1));
+        var first = await client.ReceiveFrameAsync(Timeout);
+        Assert.Equal("ID:m-2", first["message-id"]);
+        Assert.Null(first["redelivered"]);
+        Assert.Equal("1", first["x-delivery-count"]);
     }
 
     [Fact(DisplayName = "SUBSCRIBE passes id, destination, ack mode, prefetch and the durable name; its receipt waits for SubscribeConfirmed")]
