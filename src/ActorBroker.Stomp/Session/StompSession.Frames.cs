@@ -20,10 +20,10 @@ internal sealed partial class StompSession
     };
 
     /// <summary>
-    /// Deliveries of this message so far, this one included (1 on the first delivery, like JMSXDeliveryCount), on every
-    /// MESSAGE. The name is RabbitMQ's (quorum queues), whose value counts only the earlier deliveries. A producer cannot set it.
+    /// Deliveries of this message so far, this one included (1 on the first delivery), on every MESSAGE: the JMS property
+    /// ActiveMQ users know, under its JMS name. A producer cannot set it.
     /// </summary>
-    private const string DeliveryCountHeader = "x-delivery-count";
+    private const string DeliveryCountHeader = "JMSXDeliveryCount";
 
     private void HandleConnect(StompFrame frame)
     {

@@ -60,7 +60,7 @@ public sealed class StompEndToEndSpecs(ITestOutputHelper output) : CoreSpec(outp
         Assert.Null(await consumer.TryReceiveFrameAsync(Silence));
     }
 
-    [Fact(DisplayName = "A NACKed MESSAGE comes back with redelivered:true and x-delivery-count 2, the first delivery said 1")]
+    [Fact(DisplayName = "A NACKed MESSAGE comes back with redelivered:true and JMSXDeliveryCount 2, the first delivery said 1")]
     public async Task NackedMessageCarriesDeliveryCount()
     {
         var producer = await ConnectAsync();
@@ -71,13 +71,13 @@ public sealed class StompEndToEndSpecs(ITestOutputHelper output) : CoreSpec(outp
         var first = await consumer.ReceiveFrameAsync(Timeout);
         Assert.Equal("job", first.BodyText);
         Assert.Null(first["redelivered"]);
-        Assert.Equal("1", first["x-delivery-count"]);
+        Assert.Equal("1", first["JMSXDeliveryCount"]);
 
         await consumer.SendFrameAsync("NACK", H("id", first["ack"]!));
         var again = await consumer.ReceiveFrameAsync(Timeout);
         Assert.Equal(first["message-id"], again["message-id"]);
         Assert.Equal("true", again["redelivered"]);
-        Assert.Equal("2", again["x-delivery-count"]);
+        Assert.Equal("2", again["JMSXDeliveryCount"]);
     }
 
     private async Task<StompTestClient> ConnectAsync()

@@ -96,7 +96,7 @@ public sealed class StompSendSpecs : StompSessionSpecBase
     {
         var client = await ConnectAsync();
         var body = new byte[] { 1, 0, 2 };
-        await client.SendFrameAsync("SEND", H("destination", "/topic/prices", "persistent", "true", "receipt", "r", "custom", "a:b\nc", "content-type", "application/octet-stream", "x-delivery-count", "9"), body);
+        await client.SendFrameAsync("SEND", H("destination", "/topic/prices", "persistent", "true", "receipt", "r", "custom", "a:b\nc", "content-type", "application/octet-stream", "JMSXDeliveryCount", "9"), body);
         await client.SendFrameAsync("SEND", H("destination", "/queue/q"), "x");
 
         var (_, first) = await ExpectSendAsync();

@@ -21,7 +21,7 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
     {
     }
 
-    [Fact(DisplayName = "MESSAGE carries subscription, message-id, destination, ack, redelivered, x-delivery-count, persistent, timestamp, user headers and the exact body")]
+    [Fact(DisplayName = "MESSAGE carries subscription, message-id, destination, ack, redelivered, JMSXDeliveryCount, persistent, timestamp, user headers and the exact body")]
     public async Task MessageFrameHeaders()
     {
         var client = await ConnectAsync();
@@ -39,7 +39,7 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
         Assert.Equal("/queue/q", frame["destination"]);
         Assert.False(string.IsNullOrEmpty(frame["ack"]));
         Assert.Equal("true", frame["redelivered"]);
-        Assert.Equal("2", frame["x-delivery-count"]);
+        Assert.Equal("2", frame["JMSXDeliveryCount"]);
         Assert.Equal("true", frame["persistent"]);
         Assert.Equal("1700000000000", frame["timestamp"]);
         Assert.Equal("x:y", frame["custom"]);
@@ -51,7 +51,7 @@ public sealed class StompSubscriptionSpecs : StompSessionSpecBase
         var first = await client.ReceiveFrameAsync(Timeout);
         Assert.Equal("ID:m-2", first["message-id"]);
         Assert.Null(first["redelivered"]);
-        Assert.Equal("1", first["x-delivery-count"]);
+        Assert.Equal("1", first["JMSXDeliveryCount"]);
     }
 
     [Fact(DisplayName = "SUBSCRIBE passes id, destination, ack mode, prefetch and the durable name; its receipt waits for SubscribeConfirmed")]
