@@ -134,6 +134,9 @@ public sealed class StandaloneProcessSpec : IDisposable
 
         Assert.True(await first.StopAsync(TimeSpan.FromSeconds(30)), "SIGTERM must shut the node down cleanly");
         await second.WaitForStompPortAsync(TimeSpan.FromSeconds(30));
+        // Handed over, not expired: the first node released its lease on the way out and the second took it as free.
+        Assert.Contains("released by owner", first.Milestones);
+        Assert.DoesNotContain("stopped heart-beating", second.Milestones);
 
         var (consumer, _) = await ConnectStompAsync("127.0.0.1", secondPort);
         await using (consumer)
