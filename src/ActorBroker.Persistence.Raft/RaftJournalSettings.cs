@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace ActorBroker.Persistence.Raft;
 
@@ -37,6 +38,7 @@ public sealed record RaftJournalSettings
     public int DedupWindow { get; init; } = 100_000;
     public int WalChunkSize { get; init; } = 8 * 1024 * 1024;
     public int TransmissionBlockSize { get; init; } = 1024 * 1024;
+    public LogLevel LogLevel { get; init; } = LogLevel.Error;
 
     /// <summary>Index of <see cref="Self"/> in <see cref="Members"/>.</summary>
     public int SelfIndex => IndexOf(Self);
@@ -88,6 +90,17 @@ public sealed record RaftJournalSettings
             _ => throw new ConfigurationException($"Invalid [{ConfigPath}.sync-mode] [{syncModeText}], supported values [quorum_disk, quorum_mem]"),
         };
 
+        var logLevelText = section.GetString("log-level", "error");
+        var logLevel = logLevelText switch
+        {
+            "off" => LogLevel.None,
+            "error" => LogLevel.Error,
+            "warning" => LogLevel.Warning,
+            "info" => LogLevel.Information,
+            "debug" => LogLevel.Debug,
+            _ => throw new ConfigurationException($"Invalid [{ConfigPath}.log-level] [{logLevelText}], supported values [off, error, warning, info, debug]"),
+        };
+
         var settings = new RaftJournalSettings
         {
             Members = members,
@@ -106,6 +119,7 @@ public sealed record RaftJournalSettings
             DedupWindow = PositiveInt(section, "dedup-window"),
             WalChunkSize = PositiveInt(section, "wal-chunk-size"),
             TransmissionBlockSize = PositiveInt(section, "transmission-block-size"),
+            LogLevel = logLevel,
         };
         return settings.Validate();
     }

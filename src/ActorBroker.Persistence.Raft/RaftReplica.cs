@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using ActorBroker.Persistence.Raft.Internal;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Logging;
 
 namespace ActorBroker.Persistence.Raft;
 
@@ -33,7 +34,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
     private Task _committer = Task.CompletedTask;
     private int _disposed;
 
-    private RaftReplica(RaftJournalSettings settings, JournalStateMachine stateMachine, WriteAheadLog log)
+    private RaftReplica(RaftJournalSettings settings, JournalStateMachine stateMachine, WriteAheadLog log, ILoggerFactory? loggerFactory)
     {
         _settings = settings;
         _stateMachine = stateMachine;
@@ -47,6 +48,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
             RequestTimeout = settings.RequestTimeout,
             TransmissionBlockSize = settings.TransmissionBlockSize,
             ConfigurationStorage = new StaticMembership(settings.Members),
+            LoggerFactory = loggerFactory,
         };
 
         _cluster = new RaftCluster(configuration)
@@ -57,7 +59,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
     }
 
     /// <summary>Creates the data directories, restores the newest state snapshot, starts Raft, the committer and forwarding.</summary>
-    public static async Task<RaftReplica> StartAsync(RaftJournalSettings settings, CancellationToken token = default)
+    public static async Task<RaftReplica> StartAsync(RaftJournalSettings settings, CancellationToken token = default, ILoggerFactory? loggerFactory = null)
     {
         var stateMachine = new JournalStateMachine(
             new DirectoryInfo(Path.Combine(settings.DataDirectory, "state")), settings.SnapshotInterval, settings.DedupWindow);
@@ -73,7 +75,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
                 : WriteAheadLog.MemoryManagementStrategy.SharedMemory,
         }, stateMachine);
 
-        var replica = new RaftReplica(settings, stateMachine, log);
+        var replica = new RaftReplica(settings, stateMachine, log, loggerFactory);
         try
         {
             replica._forwardingServer.Start();

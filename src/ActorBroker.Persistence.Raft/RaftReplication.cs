@@ -1,5 +1,7 @@
+using ActorBroker.Persistence.Raft.Internal;
 using Akka;
 using Akka.Actor;
+using Akka.Event;
 
 namespace ActorBroker.Persistence.Raft;
 
@@ -16,7 +18,8 @@ public sealed class RaftReplication : IExtension
     public RaftReplication(ExtendedActorSystem system)
     {
         Settings = RaftJournalSettings.Create(system.Settings.Config);
-        _replica = new Lazy<Task<RaftReplica>>(() => RaftReplica.StartAsync(Settings), LazyThreadSafetyMode.ExecutionAndPublication);
+        var raftLog = new RaftLogBridge(Logging.GetLogger(system, "raft"), Settings.LogLevel);
+        _replica = new Lazy<Task<RaftReplica>>(() => RaftReplica.StartAsync(Settings, loggerFactory: raftLog), LazyThreadSafetyMode.ExecutionAndPublication);
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "stop-raft-replica", async () =>
         {
             await StopAsync().ConfigureAwait(false);

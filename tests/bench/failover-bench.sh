@@ -6,7 +6,7 @@
 #   tests/bench/failover-bench.sh [failover|cpu|all] [PROFILE...]     (default: failover for every profile)
 #     failover  KILLS kills per profile (the killed node restarts as standby between kills); median per profile
 #     cpu       CPU_SECONDS with two busy loops on a 2-node cluster: counts master changes (expected 0)
-# Env: KILLS (5), FO_N (1000), SETTLE (10: seconds a cluster runs before each kill), SIZE (1024), CPU_SECONDS (300), CONFIGURATION (Debug), ANCHORS (../shared/anchors
+# Env: KEEP_LOGS (a directory: node, PostgreSQL and ZooKeeper logs are copied there at exit), KILLS (5), FO_N (1000), SETTLE (10: seconds a cluster runs before each kill), SIZE (1024), CPU_SECONDS (300), CONFIGURATION (Debug), ANCHORS (../shared/anchors
 #      beside the repository). Raw lines go to $OUT_DIR (default a temp dir) and are printed at the end.
 # Every process it starts (nodes, PostgreSQL, ZooKeeper, busy loops, clients) is stopped by PID (EXIT trap).
 # Sourced (by soak.sh) it only defines the cluster functions.
@@ -25,6 +25,7 @@ cleanup() {
   for p in "${PIDS_EXTRA[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
   [ -n "$ZK_PID" ] && kill -KILL "$ZK_PID" 2>/dev/null || true
   [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null && sleep 2 || true
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && find "$WORK" -name '*.log' -exec cp --parents {} "$KEEP_LOGS" \; 2>/dev/null; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
