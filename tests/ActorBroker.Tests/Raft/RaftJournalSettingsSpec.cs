@@ -29,6 +29,8 @@ public sealed class RaftJournalSettingsSpec
         Assert.Equal("127.0.0.1:7103", settings.ForwardingEndpointOf(settings.Members[2])!.ToString());
         Assert.True(Path.IsPathRooted(settings.DataDirectory));
         Assert.Equal(RaftSyncMode.QuorumMemory, Create("actorbroker.persistence.raft.sync-mode = quorum_mem").SyncMode);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, settings.LogLevel);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, Create("actorbroker.persistence.raft.log-level = info").LogLevel);
     }
 
     [Theory(DisplayName = "Raft journal settings reject invalid values with a message naming the key")]
@@ -41,6 +43,7 @@ public sealed class RaftJournalSettingsSpec
     [InlineData("actorbroker.persistence.raft.upper-election-timeout = 100ms", "upper-election-timeout")]
     [InlineData("actorbroker.persistence.raft.write-timeout = 0s", "write-timeout")]
     [InlineData("actorbroker.persistence.raft.max-batch-operations = 0", "max-batch-operations")]
+    [InlineData("actorbroker.persistence.raft.log-level = verbose", "log-level")]
     public void RejectsInvalid(string overrides, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => Create(overrides));
