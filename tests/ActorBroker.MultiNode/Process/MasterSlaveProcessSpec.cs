@@ -175,10 +175,11 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("sql-sqlite.conf")]
     [InlineData("sql-postgres.conf")]
     [InlineData("replicated.conf")]
+    [InlineData("replicated-raft.conf")]
     public async Task StoreOutage(string profile)
     {
         await using var cluster = await StartClusterAsync(profile, 2);
-        await cluster.WaitForMasterAsync(Failover);
+        var master = await cluster.WaitForMasterAsync(Failover);
         var producer = new ReceiptedProducer(cluster.StompPorts, "/queue/outage") { ReceiptTimeout = TimeSpan.FromSeconds(3) };
         var findings = new List<string>();
         await using (producer)
@@ -186,7 +187,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             for (var seq = 0; seq < 20; seq++)
                 await producer.SendUntilReceiptedAsync(seq, Failover);
 
-            var bringBack = await TakeStoreAwayAsync(profile, cluster);
+            var bringBack = await TakeStoreAwayAsync(profile, cluster, master);
             var storeGone = DateTime.UtcNow;
             var failuresBefore = producer.Failures;
             DateTime outageEnd;
@@ -227,12 +228,30 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     }
 
     /// <summary>
-    /// PostgreSQL, ZooKeeper (the replicated profile's lease): stop the server. Shared directory profiles: rename the
-    /// directory away (an unmounted share). Returns what brings the store back; its result is a finding when a node had
-    /// recreated the shared directory meanwhile.
+    /// PostgreSQL, ZooKeeper (the replicated profile's lease): stop the server. replicated-raft, whose store is the Raft
+    /// majority: kill -9 every node but the master, then restart them on their data. Shared directory profiles: rename
+    /// the directory away (an unmounted share). Returns what brings the store back; its result is a finding when a node
+    /// had recreated the shared directory meanwhile.
     /// </summary>
-    private async Task<Func<Task<string?>>> TakeStoreAwayAsync(string profile, BrokerCluster cluster)
+    private async Task<Func<Task<string?>>> TakeStoreAwayAsync(string profile, BrokerCluster cluster, ClusterNode master)
     {
+        if (profile == "replicated-raft.conf")
+        {
+            var others = cluster.Nodes.Where(n => n != master).ToList();
+            foreach (var node in others)
+                await cluster.KillAsync(node);
+            return async () =>
+            {
+                foreach (var node in others)
+                {
+                    cluster.Start(node);
+                    await cluster.WaitUntilJoinedAsync(node, BrokerCluster.StartTimeout);
+                }
+
+                return null;
+            };
+        }
+
         if (profile.StartsWith("sql-postgres", StringComparison.Ordinal))
         {
             await servers.Postgres.StopAsync();
