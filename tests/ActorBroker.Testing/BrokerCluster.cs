@@ -156,9 +156,13 @@ public sealed class BrokerCluster : IAsyncDisposable
         return node.Process;
     }
 
-    /// <summary>Waits until Akka on <paramref name="node"/> logged the cluster's welcome (it is a member, not yet master).</summary>
+    /// <summary>
+    /// Waits until <paramref name="node"/> saw itself Up in the cluster (a standby in service, not yet master). "Welcome
+    /// from" (joined) is not enough: a member that never saw itself Up does not count for the split-brain resolver, and
+    /// if the master froze then, keep-majority made such standbys down themselves (a CI run of replicated-raft).
+    /// </summary>
     public Task WaitUntilJoinedAsync(ClusterNode node, TimeSpan timeout) =>
-        (node.Process ?? throw new InvalidOperationException($"{node} is not running")).WaitForOutputAsync("Welcome from", timeout);
+        (node.Process ?? throw new InvalidOperationException($"{node} is not running")).WaitForOutputAsync("is up in the cluster", timeout);
 
     /// <summary>The running, unfrozen nodes whose STOMP port accepts connections right now.</summary>
     public async Task<IReadOnlyList<ClusterNode>> OpenNodesAsync()

@@ -18,7 +18,7 @@ public sealed class ProcessHandle : IDisposable
     /// and Raft leadership, shutdown. A standby retrying the lease can fill the 200-line tail in a second.
     /// </summary>
     private static readonly Regex Milestone = new(
-        @"MASTER|STANDBY|Welcome from|SBR|split brain|Down\]|as \[Down\]|UNREACHABLE|Marking node|Self removed|Leader is removing|fast-down|FastDown|" +
+        @"MASTER|STANDBY|Welcome from|is up in the cluster|SBR|split brain|Down\]|as \[Down\]|UNREACHABLE|Marking node|Self removed|Leader is removing|fast-down|FastDown|" +
         @"lease|Lease|Raft|leader changed|CoordinatedShutdown invoked|Exiting|pause|Unhandled|Exception",
         RegexOptions.Compiled | RegexOptions.CultureInvariant);
 

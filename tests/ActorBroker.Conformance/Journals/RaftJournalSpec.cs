@@ -43,6 +43,21 @@ public sealed class RaftJournalSpec : JournalConformanceSpec
                 var settings = RaftJournalSettings.Create(ConfigurationFactory.ParseString(members.Section(i)));
                 cluster._peers.Add(RaftReplica.StartAsync(settings).GetAwaiter().GetResult());
             }
+
+            // The two peers are a majority: wait until they elected a leader and applied its term, so the suite's first
+            // write does not spend the journal's 10 s call timeout on start-up and elections (a loaded CI run did).
+            var readyBy = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                try
+                {
+                    cluster._peers[0].ReadBarrierAsync().GetAwaiter().GetResult(); // gives up after read-timeout (10 s)
+                    break;
+                }
+                catch (RaftJournalReadBarrierException) when (DateTime.UtcNow < readyBy)
+                {
+                }
+            }
             cluster.Node0Config = ConfigurationFactory.ParseString($$"""
                 akka.persistence.journal.plugin = "actorbroker.persistence.raft.journal"
                 akka.persistence.snapshot-store.plugin = "actorbroker.persistence.raft.snapshot-store"
