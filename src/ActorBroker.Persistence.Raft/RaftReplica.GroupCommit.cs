@@ -209,6 +209,8 @@ public sealed partial class RaftReplica
         }
     }
 
+    private static string Describe(JournalOperation operation) => operation is ReadMark ? "read point" : "write";
+
     private sealed record LeaderRound(List<PendingOperation> Batch, CancellationToken Leadership, Task<bool> Completion);
 
     private async Task CommitBatchAsync(List<PendingOperation> batch)
@@ -220,7 +222,7 @@ public sealed partial class RaftReplica
             var now = DateTime.UtcNow;
             foreach (var p in remaining.Where(p => p.Deadline <= now))
                 p.TrySetException(new RaftJournalTimeoutException(
-                    $"write not committed by a majority within {_settings.WriteTimeout} on [{_settings.Self}]: {lastProblem}"));
+                    $"{Describe(p.Operation)} not committed by a majority within {p.Timeout} on [{_settings.Self}]: {lastProblem}"));
             remaining = remaining.Where(p => !p.IsDone).ToList();
             if (remaining.Count == 0) return;
 

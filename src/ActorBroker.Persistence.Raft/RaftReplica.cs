@@ -133,26 +133,27 @@ public sealed partial class RaftReplica : IAsyncDisposable
     /// <see cref="RaftJournalTimeoutException"/> after write-timeout.
     /// </summary>
     internal Task<OperationOutcome[]> SubmitAsync(IReadOnlyList<JournalOperation> operations, CancellationToken token = default)
-        => SubmitCoreAsync(operations, leaderOnly: false, token);
+        => SubmitCoreAsync(operations, leaderOnly: false, _settings.WriteTimeout, token);
 
     private Task<OperationOutcome[]> SubmitAsLeaderAsync(List<JournalOperation> operations, CancellationToken token)
     {
         if (!IsLeader)
             throw new NotLeaderNowException($"[{_settings.Self}] is not the leader (leader known here: [{Leader?.ToString() ?? "none"}])");
-        return SubmitCoreAsync(operations, leaderOnly: true, token);
+        return SubmitCoreAsync(operations, leaderOnly: true, _settings.WriteTimeout, token);
     }
 
-    private async Task<OperationOutcome[]> SubmitCoreAsync(IReadOnlyList<JournalOperation> operations, bool leaderOnly, CancellationToken token)
+    private async Task<OperationOutcome[]> SubmitCoreAsync(IReadOnlyList<JournalOperation> operations, bool leaderOnly,
+        TimeSpan timeout, CancellationToken token)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var deadline = DateTime.UtcNow + _settings.WriteTimeout;
+        var deadline = DateTime.UtcNow + timeout;
         if (operations.Count == 0) return [];
         // one completion for the whole call: a journal write of 200 AtomicWrites resumes its caller once, not 200
         // times (per-operation continuations kept the 2-core machine's thread pool waking and spinning)
         var group = new SubmitGroup(operations.Count);
         for (var i = 0; i < operations.Count; i++)
         {
-            var p = new PendingOperation(operations[i], deadline, leaderOnly, group, i);
+            var p = new PendingOperation(operations[i], deadline, timeout, leaderOnly, group, i);
             if (!_queue.Writer.TryWrite(p))
                 p.TrySetException(new RaftJournalException($"replica [{_settings.Self}] is stopping"));
         }
@@ -160,36 +161,24 @@ public sealed partial class RaftReplica : IAsyncDisposable
     }
 
     /// <summary>
-    /// Read barrier: completes once this node applied everything committed as of the call (a linearizable read point:
-    /// the leader confirms its leadership with a replication round; a follower asks the leader for its commit index
-    /// and waits to apply up to it). Fails with <see cref="RaftJournalReadBarrierException"/> after read-timeout.
+    /// Read barrier: completes once this node applied every entry committed before the call (a linearizable read
+    /// point). It goes through the log: a <see cref="ReadMark"/> is group-committed like a write (a follower forwards
+    /// it), and once its entry is committed and applied here, so is everything before it. DotNext's own barrier reads
+    /// the leader's commit index, which right after an election can still lack the last entries the previous leader
+    /// committed (and acknowledged): a master recovering a queue from it lost a receipted message.
+    /// Fails with <see cref="RaftJournalReadBarrierException"/> after read-timeout.
     /// </summary>
     public async Task ReadBarrierAsync(CancellationToken token = default)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, _stopping.Token);
-        timeout.CancelAfter(_settings.ReadTimeout);
-        Exception? last = null;
         try
         {
-            while (true)
-            {
-                try
-                {
-                    await _cluster.ApplyReadBarrierAsync(timeout.Token).ConfigureAwait(false);
-                    return;
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    last = e; // no leader right now (election in progress, or no quorum): try again until the timeout
-                    await Task.Delay(RetryPause, timeout.Token).ConfigureAwait(false);
-                }
-            }
+            await SubmitCoreAsync([new ReadMark(OperationIds.Next())], leaderOnly: false, _settings.ReadTimeout, token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        catch (RaftJournalTimeoutException e)
         {
             throw new RaftJournalReadBarrierException(
                 $"[{_settings.Self}] could not reach a read point within {_settings.ReadTimeout} " +
-                $"(leader known here: [{Leader?.ToString() ?? "none"}]): {last?.Message ?? "timed out"}", last);
+                $"(leader known here: [{Leader?.ToString() ?? "none"}]): {e.Message}", e);
         }
     }
 
@@ -222,11 +211,14 @@ public sealed partial class RaftReplica : IAsyncDisposable
         }
     }
 
-    private sealed class PendingOperation(JournalOperation operation, DateTime deadline, bool leaderOnly, SubmitGroup group, int index)
+    private sealed class PendingOperation(JournalOperation operation, DateTime deadline, TimeSpan timeout, bool leaderOnly,
+        SubmitGroup group, int index)
     {
         private int _done;
         public JournalOperation Operation { get; } = operation;
         public DateTime Deadline { get; } = deadline;
+        /// <summary>The write-timeout or read-timeout the deadline was set from (for the error message).</summary>
+        public TimeSpan Timeout { get; } = timeout;
         public long EnqueuedAt { get; } = RaftProfile.Now;
         public bool LeaderOnly { get; } = leaderOnly;
 

@@ -31,6 +31,13 @@ internal sealed record StoredSnapshot(string PersistenceId, long SequenceNr, lon
 internal sealed record RemoveSnapshots(Guid Id, long Epoch, string PersistenceId,
     long MinSequenceNr, long MaxSequenceNr, long MinTimestampTicks, long MaxTimestampTicks) : JournalOperation(Id, Epoch);
 
+/// <summary>
+/// A read point: changes nothing, but once the entry carrying it is committed and applied here, so is every entry
+/// before it in the log, including the tail of an earlier leader's term that no commit index announced yet (a new
+/// leader learns that tail is committed only by committing an entry of its own term). Never fenced, never remembered.
+/// </summary>
+internal sealed record ReadMark(Guid Id) : JournalOperation(Id, 0);
+
 /// <summary>What the state machine did with an operation, identical on every replica.</summary>
 internal enum OutcomeCode : byte
 {

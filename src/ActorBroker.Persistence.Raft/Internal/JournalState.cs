@@ -68,6 +68,8 @@ internal sealed class JournalState(int dedupWindow)
     /// <summary>Applies one operation of the log entry at <paramref name="logIndex"/>; the outcome is the same on every replica.</summary>
     public OperationOutcome Apply(JournalOperation operation, long logIndex)
     {
+        if (operation is ReadMark) return new OperationOutcome(OutcomeCode.Applied, logIndex, ""); // a read point: no effect
+
         if (_recentOutcomes.TryGetValue(operation.Id, out var earlier))
             return earlier with { LogIndex = logIndex }; // a retry of an operation already applied: same answer, no effect
 

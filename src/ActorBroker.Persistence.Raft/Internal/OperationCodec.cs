@@ -11,7 +11,7 @@ namespace ActorBroker.Persistence.Raft.Internal;
 internal static class OperationCodec
 {
     private const byte Version = 1;
-    private const byte KindWrite = 1, KindDeleteTo = 2, KindSaveSnapshot = 3, KindDeleteSnapshots = 4;
+    private const byte KindWrite = 1, KindDeleteTo = 2, KindSaveSnapshot = 3, KindDeleteSnapshots = 4, KindReadMark = 5;
 
     /// <summary>
     /// Encodes a batch into one exactly sized array (sizes first, then one pass over a span): a round of thousands of
@@ -63,6 +63,8 @@ internal static class OperationCodec
                 return HeaderSize + SizeOf(save.Snapshot.PersistenceId) + 8 + 8 + 4 + save.Snapshot.Bytes.Length;
             case RemoveSnapshots delete:
                 return HeaderSize + SizeOf(delete.PersistenceId) + 4 * 8;
+            case ReadMark:
+                return HeaderSize;
             default:
                 throw new ArgumentOutOfRangeException(nameof(operation), operation.GetType().Name, "unknown journal operation");
         }
@@ -110,6 +112,9 @@ internal static class OperationCodec
                 writer.Int64(delete.MinTimestampTicks);
                 writer.Int64(delete.MaxTimestampTicks);
                 break;
+            case ReadMark:
+                WriteHeader(ref writer, KindReadMark, operation);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(operation), operation.GetType().Name, "unknown journal operation");
         }
@@ -145,6 +150,8 @@ internal static class OperationCodec
                 return new StoreSnapshot(id, epoch, new StoredSnapshot(reader.String(), reader.Int64(), reader.Int64(), reader.Bytes()));
             case KindDeleteSnapshots:
                 return new RemoveSnapshots(id, epoch, reader.String(), reader.Int64(), reader.Int64(), reader.Int64(), reader.Int64());
+            case KindReadMark:
+                return new ReadMark(id);
             default:
                 throw new InvalidDataException($"raft journal: unknown operation kind [{kind}]");
         }

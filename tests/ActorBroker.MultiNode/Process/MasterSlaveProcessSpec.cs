@@ -16,9 +16,6 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     private static readonly TimeSpan Failover = TimeSpan.FromSeconds(30);
 
     // Rows are explicit so a known failure is a visible, explained skip (README, "Skipped tests"), never a silent gap.
-    private const string FrozenMasterReplicated =
-        "known durability bug (issue 6): in 1 of 5 CI-command runs a message the frozen master receipted after SIGCONT was never delivered; see README \"Skipped tests\"";
-
     private const string FrozenMasterSqlite =
         "known limit (issue 6): a SIGSTOPped process keeps its SQLite file locks, so the new master's lease heartbeats cannot commit";
 
@@ -60,7 +57,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
     [InlineData("shared-file.conf")]
     [InlineData("sql-sqlite.conf", Skip = FrozenMasterSqlite)]
     [InlineData("sql-postgres.conf")]
-    [InlineData("replicated.conf", Skip = FrozenMasterReplicated)]
+    [InlineData("replicated.conf")]
     [InlineData("replicated-raft.conf")]
     public async Task FrozenMasterStepsDown(string profile)
     {

@@ -48,6 +48,23 @@ public sealed class JournalStateSpec
         Assert.True(state.Apply(Write("a", 2, 1, epoch: 2), 4).IsApplied);
     }
 
+    [Fact(DisplayName = "Raft journal state applies a read mark without effect, unfenced and unremembered, whatever the newest epoch")]
+    public void ReadMarkChangesNothing()
+    {
+        var state = new JournalState(1);
+        Assert.True(state.Apply(Write("a", 1, 2, epoch: 5), 1).IsApplied);
+        var before = state.Digest();
+        var mark = new ReadMark(Guid.NewGuid());
+        var outcome = state.Apply(mark, 2);
+        Assert.True(outcome.IsApplied);                          // epoch 0 < 5, yet not fenced
+        Assert.Equal(2, outcome.LogIndex);
+        Assert.Equal(before, state.Digest());
+        var write = Write("b", 1, 1, epoch: 5);
+        state.Apply(write, 3);
+        Assert.True(state.Apply(mark, 4).IsApplied);              // does not push the write out of a window of one
+        Assert.True(state.Apply(write, 5).IsApplied);             // a retry answered from memory, not a sequence conflict
+    }
+
     [Fact(DisplayName = "Raft journal state applies a retried operation id once and answers the retry with the first outcome")]
     public void RetriesAreIdempotent()
     {

@@ -12,6 +12,7 @@ public sealed class OperationCodecSpec
         new DeleteEventsTo(Guid.NewGuid(), 3, "pid", 7),
         new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("pid", 5, 638000000000000000, new byte[10_000])),
         new RemoveSnapshots(Guid.NewGuid(), 9, "pid", 1, 2, 3, 4),
+        new ReadMark(Guid.NewGuid()),
     ];
 
     [Fact(DisplayName = "Operation codec round-trips every operation kind")]
@@ -29,6 +30,7 @@ public sealed class OperationCodecSpec
         Assert.Equal(10_000, snapshot.Snapshot.Bytes.Length);
         Assert.Equal(638000000000000000, snapshot.Snapshot.TimestampTicks);
         Assert.Equal(Batch[3], decoded[3]);
+        Assert.Equal(Batch[4], decoded[4]);
     }
 
     [Fact(DisplayName = "Operation codec rejects an unknown format version with a message naming it")]
