@@ -22,6 +22,12 @@ public abstract class EpochLease : Lease
     public abstract string Incarnation { get; }
 
     /// <summary>
+    /// Test hook: the <see cref="System.Diagnostics.Stopwatch"/> timestamp the newest hold was trusted until (kept after
+    /// it ended): the start of its last heartbeat that got through + TTL - safety margin; 0 if never held.
+    /// </summary>
+    internal abstract long LastValidUntil { get; }
+
+    /// <summary>
     /// Test hook: stop (or resume) heart-beating while keeping self-expiry, as a frozen holder would. A store whose
     /// liveness is not the heartbeat (a ZooKeeper session) must also stop that liveness here.
     /// </summary>

@@ -36,6 +36,8 @@ public abstract class StoreLease<TVersion> : EpochLease
 
     public override long? HeldEpoch => _hold.Epoch;
 
+    internal override long LastValidUntil => _hold.LastValidUntil;
+
     // A full acquire is a read plus a write, each bounded by the operation timeout.
     private TimeSpan AskTimeout => Timing.OperationTimeout * 2 + TimeSpan.FromSeconds(1);
 

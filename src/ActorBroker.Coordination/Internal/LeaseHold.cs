@@ -10,12 +10,19 @@ namespace ActorBroker.Coordination.Internal;
 internal sealed class LeaseHold
 {
     private long _validUntil; // Stopwatch timestamp; 0 = not held
+    private long _lastValidUntil; // the newest _validUntil ever granted; kept when the hold ends
     private long _epoch;
 
     public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
 
     /// <summary>Stopwatch timestamp the hold is trusted until; 0 when not held.</summary>
     public long ValidUntil => Volatile.Read(ref _validUntil);
+
+    /// <summary>
+    /// The newest self-expiry instant ever set, kept after the hold ends: minus (TTL - safety margin) it is the start of
+    /// the last heartbeat that got through, which is what another node's takeover is timed from.
+    /// </summary>
+    public long LastValidUntil => Volatile.Read(ref _lastValidUntil);
 
     /// <summary>Epoch of the current hold, or null when not held (or no longer valid).</summary>
     public long? Epoch
@@ -39,6 +46,7 @@ internal sealed class LeaseHold
     {
         Volatile.Write(ref _epoch, epoch);
         Volatile.Write(ref _validUntil, validUntil);
+        RaiseLastValidUntil(validUntil);
     }
 
     /// <summary>Moves the validity forward (never backward: a late answer to an older heartbeat must not shorten it).</summary>
@@ -50,6 +58,17 @@ internal sealed class LeaseHold
             seen = Volatile.Read(ref _validUntil);
             if (seen == 0 || validUntil <= seen) return;
         } while (Interlocked.CompareExchange(ref _validUntil, validUntil, seen) != seen);
+        RaiseLastValidUntil(validUntil);
+    }
+
+    private void RaiseLastValidUntil(long validUntil)
+    {
+        long seen;
+        do
+        {
+            seen = Volatile.Read(ref _lastValidUntil);
+            if (validUntil <= seen) return;
+        } while (Interlocked.CompareExchange(ref _lastValidUntil, validUntil, seen) != seen);
     }
 
     public void Clear() => Volatile.Write(ref _validUntil, 0);
