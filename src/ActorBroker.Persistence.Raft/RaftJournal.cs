@@ -95,9 +95,16 @@ public sealed class RaftJournal : AsyncWriteJournal
     }
 
     private IPersistentRepresentation Deserialize(StoredEvent stored, string persistenceId)
-        => EventCodec.IsCompact(stored.Bytes)
-            ? EventCodec.Decode(stored.Bytes, persistenceId, stored.SequenceNr, _serialization)
-            : (IPersistentRepresentation)_serializer.FromBinary(stored.Bytes, typeof(Persistent));
+    {
+        // reads hand out events in arrays of their own (JournalState.ReadEvents copies each out of its slab)
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(stored.Bytes, out var segment)
+                    && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : stored.Bytes.ToArray();
+        return EventCodec.IsCompact(bytes)
+            ? EventCodec.Decode(bytes, persistenceId, stored.SequenceNr, _serialization)
+            : (IPersistentRepresentation)_serializer.FromBinary(bytes, typeof(Persistent));
+    }
 
     protected override async Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken)
     {

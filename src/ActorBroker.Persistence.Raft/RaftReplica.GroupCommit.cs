@@ -119,14 +119,18 @@ public sealed partial class RaftReplica
         }
         try
         {
-            var payload = OperationCodec.Encode(operations);
-            RaftProfile.Add(ref RaftProfile.EncodeTicks, t0);
-            RaftProfile.Count(ref RaftProfile.Rounds);
-            RaftProfile.Count(ref RaftProfile.RoundOps, batch.Count);
-            RaftProfile.Count(ref RaftProfile.RoundBytes, payload.Length);
-            using var appending = CancellationTokenSource.CreateLinkedTokenSource(leadership, _stopping.Token);
-            var index = await _log.AppendAsync(new BinaryLogEntry { Content = payload, Term = _cluster.Term }, appending.Token)
-                .ConfigureAwait(false);
+            long index;
+            // the WAL copies the content into its pages during the append, so the rented buffer goes back right after
+            using (var payload = OperationCodec.EncodePooled(operations))
+            {
+                RaftProfile.Add(ref RaftProfile.EncodeTicks, t0);
+                RaftProfile.Count(ref RaftProfile.Rounds);
+                RaftProfile.Count(ref RaftProfile.RoundOps, batch.Count);
+                RaftProfile.Count(ref RaftProfile.RoundBytes, payload.Length);
+                using var appending = CancellationTokenSource.CreateLinkedTokenSource(leadership, _stopping.Token);
+                index = await _log.AppendAsync(new BinaryLogEntry { Content = payload.Memory, Term = _cluster.Term }, appending.Token)
+                    .ConfigureAwait(false);
+            }
             // start a replication round now instead of at the next heartbeat
             _ = _cluster.ForceReplicationAsync(CancellationToken.None).AsTask()
                 .ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);

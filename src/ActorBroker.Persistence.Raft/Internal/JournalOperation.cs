@@ -11,8 +11,11 @@ internal abstract record JournalOperation(Guid Id, long Epoch);
 internal sealed record WriteEvents(Guid Id, long Epoch, string PersistenceId, IReadOnlyList<StoredEvent> Events)
     : JournalOperation(Id, Epoch);
 
-/// <summary>An event as stored: its sequence number and the Akka-serialized IPersistentRepresentation.</summary>
-internal sealed record StoredEvent(long SequenceNr, byte[] Bytes);
+/// <summary>
+/// An event as stored: its sequence number and the Akka-serialized IPersistentRepresentation. Decoded from a log entry
+/// the bytes are a slice of the entry's buffer, valid only while the entry is applied (the state copies them).
+/// </summary>
+internal sealed record StoredEvent(long SequenceNr, ReadOnlyMemory<byte> Bytes);
 
 /// <summary>Deletes the events of a persistence id up to and including a sequence number (highest is kept).</summary>
 internal sealed record DeleteEventsTo(Guid Id, long Epoch, string PersistenceId, long ToSequenceNr)

@@ -13,6 +13,7 @@ internal sealed class JournalState(int dedupWindow)
     private const byte SnapshotFormatVersion = 1;
 
     private readonly Dictionary<string, PersistenceIdState> _ids = new(StringComparer.Ordinal);
+    private readonly EventSlabs _bodies = new();
     private readonly Dictionary<Guid, OperationOutcome> _recentOutcomes = new();
     private readonly Queue<Guid> _recentOrder = new();
     private long _maxEpoch;
@@ -32,12 +33,17 @@ internal sealed class JournalState(int dedupWindow)
     {
         var result = new List<StoredEvent>();
         if (max <= 0 || !_ids.TryGetValue(persistenceId, out var state)) return result;
-        foreach (var e in state.Events)
+        var events = state.Events;
+        // first event at or above `from`: sequence numbers ascend, so a replay from a snapshot does not walk the prefix
+        int lo = 0, hi = events.Count;
+        while (lo < hi)
         {
-            if (e.SequenceNr < from) continue;
-            if (e.SequenceNr > to || result.Count >= max) break;
-            result.Add(e);
+            var mid = (lo + hi) >>> 1;
+            if (events[mid].SequenceNr < from) lo = mid + 1;
+            else hi = mid;
         }
+        for (var i = lo; i < events.Count && events[i].SequenceNr <= to && result.Count < max; i++)
+            result.Add(new StoredEvent(events[i].SequenceNr, _bodies.Read(events[i].Body).ToArray()));
         return result;
     }
 
@@ -58,7 +64,7 @@ internal sealed class JournalState(int dedupWindow)
         foreach (var (pid, state) in _ids.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             text.Append(pid).Append(" highest=").Append(state.Highest).Append(" deletedTo=").Append(state.DeletedTo)
-                .Append(" events=").Append(string.Join(',', state.Events.Select(e => e.SequenceNr + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(e.Bytes))[..8])))
+                .Append(" events=").Append(string.Join(',', state.Events.Select(e => e.SequenceNr + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(_bodies.Read(e.Body)))[..8])))
                 .Append(" snapshots=").Append(string.Join(',', state.Snapshots.Select(s => s.SequenceNr)))
                 .Append('\n');
         }
@@ -93,8 +99,11 @@ internal sealed class JournalState(int dedupWindow)
                 if (first <= state.Highest)
                     return new OperationOutcome(OutcomeCode.SequenceConflict, logIndex,
                         $"persistence id [{write.PersistenceId}] write from sequence number {first} but {state.Highest} is already written (stale writer?)");
-                state.Events.AddRange(write.Events);
-                foreach (var e in write.Events) _bytes += e.Bytes.Length;
+                foreach (var e in write.Events)
+                {
+                    state.Events.Add(new EventEntry(e.SequenceNr, _bodies.Append(e.Bytes.Span)));
+                    _bytes += e.Bytes.Length;
+                }
                 if (write.Events.Count > 0) state.Highest = write.Events[^1].SequenceNr;
                 break;
             }
@@ -105,12 +114,15 @@ internal sealed class JournalState(int dedupWindow)
                 if (to > state.DeletedTo)
                 {
                     state.DeletedTo = to;
+                    var deleted = 0;
                     foreach (var e in state.Events)
                     {
                         if (e.SequenceNr > to) break; // ascending
-                        _bytes -= e.Bytes.Length;
+                        _bytes -= e.Body.Length;
+                        _bodies.Release(e.Body);
+                        deleted++;
                     }
-                    state.Events.RemoveAll(e => e.SequenceNr <= to);
+                    state.Events.RemoveRange(0, deleted);
                 }
                 break;
             }
@@ -178,7 +190,9 @@ internal sealed class JournalState(int dedupWindow)
                 foreach (var e in state.Events)
                 {
                     writer.Write(e.SequenceNr);
-                    OperationCodec.WriteBytes(writer, e.Bytes);
+                    var body = _bodies.Read(e.Body);
+                    writer.Write(body.Length); // the layout of OperationCodec.WriteBytes
+                    writer.Write(body);
                 }
                 writer.Write(state.Snapshots.Count);
                 foreach (var s in state.Snapshots) OperationCodec.WriteSnapshot(writer, s);
@@ -195,6 +209,7 @@ internal sealed class JournalState(int dedupWindow)
         if (version != SnapshotFormatVersion)
             throw new InvalidDataException($"raft journal: unsupported state snapshot version [{version}], expected [{SnapshotFormatVersion}]");
         _ids.Clear();
+        _bodies.Clear();
         _recentOutcomes.Clear();
         _recentOrder.Clear();
         _bytes = 0;
@@ -215,19 +230,27 @@ internal sealed class JournalState(int dedupWindow)
             state.Highest = reader.ReadInt64();
             state.DeletedTo = reader.ReadInt64();
             var events = reader.ReadInt32();
-            for (var j = 0; j < events; j++) state.Events.Add(new StoredEvent(reader.ReadInt64(), OperationCodec.ReadBytes(reader)));
+            for (var j = 0; j < events; j++)
+            {
+                var sequenceNr = reader.ReadInt64();
+                var body = OperationCodec.ReadBytes(reader);
+                state.Events.Add(new EventEntry(sequenceNr, _bodies.Append(body)));
+                _bytes += body.Length;
+            }
             var snapshots = reader.ReadInt32();
             for (var j = 0; j < snapshots; j++) state.Snapshots.Add(OperationCodec.ReadSnapshot(reader));
-            foreach (var e in state.Events) _bytes += e.Bytes.Length;
             foreach (var snapshot in state.Snapshots) _bytes += snapshot.Bytes.Length;
         }
     }
+
+    /// <summary>One stored event: its sequence number and where its bytes are.</summary>
+    private readonly record struct EventEntry(long SequenceNr, SlabLocation Body);
 
     private sealed class PersistenceIdState
     {
         public long Highest;
         public long DeletedTo;
-        public readonly List<StoredEvent> Events = [];
+        public readonly List<EventEntry> Events = []; // ascending sequence numbers
         public readonly List<StoredSnapshot> Snapshots = [];
     }
 }

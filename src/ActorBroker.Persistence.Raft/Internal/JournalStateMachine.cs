@@ -79,17 +79,27 @@ internal sealed class JournalStateMachine : SimpleStateMachine
         {
             RaftProfile.Count(ref RaftProfile.AppliedEntries);
             _logBytesSinceSnapshot += payload.Length;
-            // decode straight from the WAL's buffer when it is one segment (it is, for entries up to a chunk)
-            var operations = payload.IsSingleSegment ? OperationCodec.Decode(payload.FirstSpan) : OperationCodec.Decode(payload.ToArray());
-            var outcomes = new OperationOutcome[operations.Count];
-            RaftProfile.Count(ref RaftProfile.AppliedOps, operations.Count);
-            lock (_gate)
+            // Event bodies are decoded as slices of the entry's bytes and copied once, into the state's slabs: straight
+            // from the WAL's buffer when the entry is one segment, else through a rented buffer (not a fresh
+            // large-object array per entry and replica). Either buffer is valid only within this call.
+            if (payload.IsSingleSegment)
             {
-                for (var i = 0; i < operations.Count; i++) outcomes[i] = _state.Apply(operations[i], entry.Index);
+                ApplyOperations(OperationCodec.Decode(payload.First), entry.Index);
             }
-            // Complete waiters outside the lock; continuations run asynchronously.
-            for (var i = 0; i < operations.Count; i++)
-                if (_waiters.TryRemove(operations[i].Id, out var waiter)) waiter.TrySetResult(outcomes[i]);
+            else
+            {
+                var length = checked((int)payload.Length);
+                var buffer = ArrayPool<byte>.Shared.Rent(length);
+                try
+                {
+                    payload.CopyTo(buffer);
+                    ApplyOperations(OperationCodec.Decode(buffer.AsMemory(0, length)), entry.Index);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
         }
 
         RaftProfile.Add(ref RaftProfile.ApplyTicks, t0);
@@ -102,6 +112,19 @@ internal sealed class JournalStateMachine : SimpleStateMachine
         var snapshotDue = ++_appliedSinceSnapshot >= _snapshotInterval && _logBytesSinceSnapshot >= StatePayloadBytes() / 2;
         if (snapshotDue) _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
         return ValueTask.FromResult(snapshotDue);
+    }
+
+    private void ApplyOperations(List<JournalOperation> operations, long index)
+    {
+        var outcomes = new OperationOutcome[operations.Count];
+        RaftProfile.Count(ref RaftProfile.AppliedOps, operations.Count);
+        lock (_gate)
+        {
+            for (var i = 0; i < operations.Count; i++) outcomes[i] = _state.Apply(operations[i], index);
+        }
+        // Complete waiters outside the lock; continuations run asynchronously.
+        for (var i = 0; i < operations.Count; i++)
+            if (_waiters.TryRemove(operations[i].Id, out var waiter)) waiter.TrySetResult(outcomes[i]);
     }
 
     // ---------------------------------------------------------------- snapshots of the state (log compaction)

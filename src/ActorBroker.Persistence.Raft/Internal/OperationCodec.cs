@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -20,28 +21,70 @@ internal static class OperationCodec
     /// </summary>
     public static byte[] Encode(IReadOnlyList<JournalOperation> operations)
     {
+        var bytes = new byte[SizeOf(operations)];
+        EncodeInto(operations, bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// <see cref="Encode"/> into a buffer rented from <see cref="ArrayPool{T}.Shared"/> (the first
+    /// <see cref="Encoded.Length"/> bytes): a round's payload is about a MiB and is copied into the Raft log at once,
+    /// so renting it spares a large-object-heap allocation per round, which drove gen2 collections. Dispose returns it.
+    /// </summary>
+    public static Encoded EncodePooled(IReadOnlyList<JournalOperation> operations)
+    {
+        var size = SizeOf(operations);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            EncodeInto(operations, buffer.AsSpan(0, size));
+            return new Encoded(buffer, size);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>An encoded batch in a rented buffer.</summary>
+    public readonly struct Encoded(byte[] buffer, int length) : IDisposable
+    {
+        public int Length { get; } = length;
+        public ReadOnlyMemory<byte> Memory => buffer.AsMemory(0, Length);
+        public void Dispose() => ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    private static int SizeOf(IReadOnlyList<JournalOperation> operations)
+    {
         var size = 1 + 4;
         for (var i = 0; i < operations.Count; i++) size += SizeOf(operations[i]);
-        var bytes = new byte[size];
+        return size;
+    }
+
+    private static void EncodeInto(IReadOnlyList<JournalOperation> operations, Span<byte> bytes)
+    {
         var writer = new SpanWriter(bytes);
         writer.Byte(Version);
         writer.Int32(operations.Count);
         for (var i = 0; i < operations.Count; i++) Write(ref writer, operations[i]);
-        if (writer.Position != size) throw new InvalidOperationException($"raft journal: encoded {writer.Position} bytes, sized {size}");
-        return bytes;
+        if (writer.Position != bytes.Length) throw new InvalidOperationException($"raft journal: encoded {writer.Position} bytes, sized {bytes.Length}");
     }
 
-    /// <summary>Decodes a batch straight from the entry's bytes (no intermediate copy; event bodies are copied once).</summary>
-    public static List<JournalOperation> Decode(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Decodes a batch straight from the entry's bytes. Event bodies are slices of <paramref name="bytes"/>, not
+    /// copies: whoever keeps them beyond the buffer's lifetime copies them (the state does, into its slabs).
+    /// </summary>
+    public static List<JournalOperation> Decode(ReadOnlyMemory<byte> bytes)
     {
-        var reader = new SpanReader(bytes);
+        var reader = new SpanReader(bytes.Span);
         var version = reader.Byte();
         if (version != Version)
             throw new InvalidDataException($"raft journal: unsupported operation batch version [{version}], expected [{Version}]");
         var count = reader.Int32();
         if (count < 0) throw new InvalidDataException($"raft journal: negative operation count [{count}]");
         var operations = new List<JournalOperation>(Math.Min(count, bytes.Length));
-        for (var i = 0; i < count; i++) operations.Add(Read(ref reader));
+        for (var i = 0; i < count; i++) operations.Add(Read(ref reader, bytes));
         return operations;
     }
 
@@ -89,7 +132,7 @@ internal static class OperationCodec
                 foreach (var e in write.Events)
                 {
                     writer.Int64(e.SequenceNr);
-                    writer.Bytes(e.Bytes);
+                    writer.Bytes(e.Bytes.Span);
                 }
                 break;
             case DeleteEventsTo delete:
@@ -127,7 +170,7 @@ internal static class OperationCodec
         writer.Int64(operation.Epoch);
     }
 
-    private static JournalOperation Read(ref SpanReader reader)
+    private static JournalOperation Read(ref SpanReader reader, ReadOnlyMemory<byte> bytes)
     {
         var kind = reader.Byte();
         var id = reader.Guid();
@@ -141,7 +184,12 @@ internal static class OperationCodec
                 if (count < 0) throw new InvalidDataException($"raft journal: negative event count [{count}]");
                 var events = new StoredEvent[Math.Min(count, reader.Remaining / 12)];
                 if (events.Length != count) throw new EndOfStreamException($"raft journal: truncated batch, {count} events announced");
-                for (var i = 0; i < count; i++) events[i] = new StoredEvent(reader.Int64(), reader.Bytes());
+                for (var i = 0; i < count; i++)
+                {
+                    var sequenceNr = reader.Int64();
+                    var (offset, length) = reader.Skip();
+                    events[i] = new StoredEvent(sequenceNr, bytes.Slice(offset, length));
+                }
                 return new WriteEvents(id, epoch, pid, events);
             }
             case KindDeleteTo:
@@ -194,7 +242,7 @@ internal static class OperationCodec
             Position += Encoding.UTF8.GetBytes(text, _buffer[Position..]);
         }
 
-        public void Bytes(byte[] bytes)
+        public void Bytes(ReadOnlySpan<byte> bytes)
         {
             Int32(bytes.Length);
             bytes.CopyTo(_buffer[Position..]);
@@ -235,6 +283,16 @@ internal static class OperationCodec
             }
             if (length < 0) throw new InvalidDataException($"raft journal: negative string length [{length}]");
             return Encoding.UTF8.GetString(Take(length));
+        }
+
+        /// <summary>Skips a length-prefixed byte string, returning where it is (offset from the start, length).</summary>
+        public (int Offset, int Length) Skip()
+        {
+            var length = Int32();
+            if (length < 0) throw new InvalidDataException($"raft journal: negative byte length [{length}]");
+            var offset = _position;
+            Take(length);
+            return (offset, length);
         }
 
         public byte[] Bytes()

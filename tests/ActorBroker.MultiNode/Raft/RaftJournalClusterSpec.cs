@@ -105,7 +105,7 @@ public sealed class RaftJournalClusterSpec
         var survivor = cluster.Running.First(n => n != leader);
         foreach (var node in cluster.Running.Where(n => n != survivor).ToList()) await cluster.KillAsync(node);
 
-        var operation = new WriteEvents(Guid.NewGuid(), 0, "lonely", [new StoredEvent(1, [1, 2, 3])]);
+        var operation = new WriteEvents(Guid.NewGuid(), 0, "lonely", [new StoredEvent(1, new byte[] { 1, 2, 3 })]);
         var started = DateTime.UtcNow;
         var error = await Assert.ThrowsAsync<RaftJournalTimeoutException>(() => survivor.Replica!.SubmitAsync([operation]));
         Assert.Contains("not committed by a majority within", error.Message);
@@ -243,7 +243,7 @@ public sealed class RaftJournalClusterSpec
         {
             var leader = await cluster.WaitOnLeaderAsync();
             var persistenceId = $"round-{round}";
-            var write = new WriteEvents(Guid.NewGuid(), 0, persistenceId, [new StoredEvent(1, [1])]);
+            var write = new WriteEvents(Guid.NewGuid(), 0, persistenceId, [new StoredEvent(1, new byte[] { 1 })]);
             Assert.True((await leader.Replica!.SubmitAsync([write]))[0].IsApplied);
             await cluster.KillAsync(leader); // before a heartbeat tells the followers the entry is committed
 

@@ -38,7 +38,7 @@ public sealed class RaftPipelineSpec
         {
             var events = node.Replica!.StateMachine.ReadEvents(id, 1, long.MaxValue, long.MaxValue);
             Assert.Equal(Enumerable.Range(1, WritesPerId).Select(i => (long)i), events.Select(e => e.SequenceNr));
-            Assert.All(events, e => Assert.Equal(e.SequenceNr, BitConverter.ToInt32(e.Bytes)));
+            Assert.All(events, e => Assert.Equal(e.SequenceNr, BitConverter.ToInt32(e.Bytes.Span)));
         }
     }
 

@@ -13,7 +13,7 @@ public sealed class ForwardingSpec
 {
     private static readonly List<JournalOperation> Batch =
     [
-        new WriteEvents(Guid.NewGuid(), 0, "a", [new StoredEvent(1, [1])]),
+        new WriteEvents(Guid.NewGuid(), 0, "a", [new StoredEvent(1, new byte[] { 1 })]),
         new DeleteEventsTo(Guid.NewGuid(), 0, "b", 3),
     ];
 

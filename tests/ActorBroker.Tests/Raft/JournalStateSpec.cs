@@ -8,7 +8,7 @@ public sealed class JournalStateSpec
 {
     private static WriteEvents Write(string pid, long from, int count, long epoch = 0, Guid? id = null)
         => new(id ?? Guid.NewGuid(), epoch, pid,
-            Enumerable.Range(0, count).Select(i => new StoredEvent(from + i, [(byte)(from + i)])).ToList());
+            Enumerable.Range(0, count).Select(i => new StoredEvent(from + i, new byte[] { (byte)(from + i) })).ToList());
 
     private static long[] Seqs(JournalState state, string pid) => state.ReadEvents(pid, 1, long.MaxValue, long.MaxValue).Select(e => e.SequenceNr).ToArray();
 

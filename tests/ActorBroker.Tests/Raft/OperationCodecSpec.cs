@@ -8,7 +8,7 @@ public sealed class OperationCodecSpec
 {
     private static readonly List<JournalOperation> Batch =
     [
-        new WriteEvents(Guid.NewGuid(), 3, "pid-é", [new StoredEvent(1, [1, 2]), new StoredEvent(2, [])]),
+        new WriteEvents(Guid.NewGuid(), 3, "pid-é", [new StoredEvent(1, new byte[] { 1, 2 }), new StoredEvent(2, new byte[0])]),
         new DeleteEventsTo(Guid.NewGuid(), 3, "pid", 7),
         new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("pid", 5, 638000000000000000, new byte[10_000])),
         new RemoveSnapshots(Guid.NewGuid(), 9, "pid", 1, 2, 3, 4),
@@ -24,7 +24,7 @@ public sealed class OperationCodecSpec
         Assert.Equal(Batch[0].Id, write.Id);
         Assert.Equal("pid-é", write.PersistenceId);
         Assert.Equal([1L, 2], write.Events.Select(e => e.SequenceNr));
-        Assert.Equal(new byte[] { 1, 2 }, write.Events[0].Bytes);
+        Assert.Equal(new byte[] { 1, 2 }, write.Events[0].Bytes.ToArray());
         Assert.Equal(Batch[1], decoded[1]);
         var snapshot = Assert.IsType<StoreSnapshot>(decoded[2]);
         Assert.Equal(10_000, snapshot.Snapshot.Bytes.Length);
