@@ -68,9 +68,9 @@ public sealed partial class RaftReplica : IAsyncDisposable
         {
             Location = Path.Combine(settings.DataDirectory, "wal"),
             ChunkSize = settings.WalChunkSize,
-            // DotNext 6.12's WAL always flushes on commit (FlushOnCommit/FlushInterval are obsolete no-ops), so both
-            // modes fsync committed entries. quorum_mem only switches the WAL to private write buffers (faster appends).
-            MemoryManagement = settings.SyncMode == RaftSyncMode.QuorumMemory
+            // DotNext 6.12's WAL flushes on every commit in either memory strategy (FlushOnCommit / FlushInterval
+            // are obsolete no-ops), so this is a throughput / resident-memory choice; durability is the same.
+            MemoryManagement = settings.WalMemory == RaftWalMemory.Private
                 ? WriteAheadLog.MemoryManagementStrategy.PrivateMemory
                 : WriteAheadLog.MemoryManagementStrategy.SharedMemory,
         }, stateMachine);

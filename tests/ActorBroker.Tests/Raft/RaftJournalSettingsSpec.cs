@@ -29,6 +29,8 @@ public sealed class RaftJournalSettingsSpec
         Assert.Equal("127.0.0.1:7103", settings.ForwardingEndpointOf(settings.Members[2])!.ToString());
         Assert.True(Path.IsPathRooted(settings.DataDirectory));
         Assert.Equal(RaftSyncMode.QuorumMemory, Create("actorbroker.persistence.raft.sync-mode = quorum_mem").SyncMode);
+        Assert.Equal(RaftWalMemory.Private, settings.WalMemory);
+        Assert.Equal(RaftWalMemory.Shared, Create("actorbroker.persistence.raft.wal-memory = shared").WalMemory);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, settings.LogLevel);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, Create("actorbroker.persistence.raft.log-level = info").LogLevel);
     }
@@ -39,6 +41,7 @@ public sealed class RaftJournalSettingsSpec
     [InlineData("actorbroker.persistence.raft.self = \"not-an-endpoint\"", "self")]
     [InlineData("actorbroker.persistence.raft.forwarding-endpoints = [\"127.0.0.1:7101\"]", "forwarding-endpoints")]
     [InlineData("actorbroker.persistence.raft.sync-mode = fast", "sync-mode")]
+    [InlineData("actorbroker.persistence.raft.wal-memory = disk", "wal-memory")]
     [InlineData("actorbroker.persistence.raft.request-timeout = 2s", "request-timeout")]
     [InlineData("actorbroker.persistence.raft.upper-election-timeout = 100ms", "upper-election-timeout")]
     [InlineData("actorbroker.persistence.raft.write-timeout = 0s", "write-timeout")]
