@@ -4,16 +4,16 @@ using Microsoft.Extensions.Logging;
 
 namespace ActorBroker.Persistence.Raft;
 
-/// <summary>
-/// How many replicas must hold an entry, and where, before a write is acknowledged (ActiveMQ's <c>sync</c> option).
-/// With DotNext 6.12 both modes behave alike: its WAL flushes every commit (see the Raft README, "Known gaps").
-/// </summary>
+/// <summary>How many replicas must hold an entry, and where, before a write is acknowledged (ActiveMQ's <c>sync</c> option).</summary>
 public enum RaftSyncMode
 {
-    /// <summary>A majority holds the entry and the leader flushed it to disk before the write is acknowledged.</summary>
+    /// <summary>
+    /// A majority has the entry on disk: the leader (DotNext commits an index only once its log is flushed through
+    /// it) and enough followers that reported the entry applied, which they too do only after flushing.
+    /// </summary>
     QuorumDisk,
 
-    /// <summary>A majority holds the entry (in memory is enough); with DotNext 6.12 the leader still flushes it.</summary>
+    /// <summary>A majority received the entry and the leader flushed it (a Raft commit): followers may still flush later.</summary>
     QuorumMemory,
 }
 

@@ -161,6 +161,7 @@ public sealed partial class RaftReplica
             // still open (another leader's entry took the index) and the round is retried.
             foreach (var outcome in outcomes)
                 if (!outcome.IsCompleted) return false;
+            await WaitUntilDurableAsync(index, waiting.Token).ConfigureAwait(false); // quorum_disk only
             var forwarded = false;
             for (var i = 0; i < batch.Count; i++)
             {
@@ -310,6 +311,7 @@ public sealed partial class RaftReplica
             RaftProfile.Add(ref RaftProfile.ReplicateTicks, t1);
             var t2 = RaftProfile.Now;
             var applied = await Task.WhenAll(outcomes).WaitAsync(token).ConfigureAwait(false);
+            await WaitUntilDurableAsync(applied.Max(o => o.LogIndex), token).ConfigureAwait(false); // quorum_disk only
             RaftProfile.Add(ref RaftProfile.OutcomeTicks, t2);
             if (batch.Any(p => p.LeaderOnly))
             {

@@ -29,9 +29,11 @@ public sealed partial class RaftReplica : IAsyncDisposable
     private readonly RaftCluster _cluster;
     private readonly ForwardingServer _forwardingServer;
     private readonly ForwardingClient _forwardingClient = new();
+    private readonly DurableQuorum _durableQuorum;
     private readonly Channel<PendingOperation> _queue = Channel.CreateUnbounded<PendingOperation>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private Task _committer = Task.CompletedTask;
+    private Task _appliedReporter = Task.CompletedTask;
     private int _disposed;
 
     private RaftReplica(RaftJournalSettings settings, JournalStateMachine stateMachine, WriteAheadLog log, ILoggerFactory? loggerFactory)
@@ -55,7 +57,8 @@ public sealed partial class RaftReplica : IAsyncDisposable
         {
             AuditTrail = log,
         };
-        _forwardingServer = new ForwardingServer(settings.ForwardingEndpoints[settings.SelfIndex], SubmitAsLeaderAsync);
+        _durableQuorum = new DurableQuorum(settings.Members.Count, settings.SelfIndex);
+        _forwardingServer = new ForwardingServer(settings.ForwardingEndpoints[settings.SelfIndex], SubmitAsLeaderAsync, _durableQuorum.Report);
     }
 
     /// <summary>Creates the data directories, restores the newest state snapshot, starts Raft, the committer and forwarding.</summary>
@@ -81,6 +84,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
             replica._forwardingServer.Start();
             await replica._cluster.StartAsync(token).ConfigureAwait(false);
             replica._committer = replica.CommitLoopAsync();
+            replica._appliedReporter = replica.ReportAppliedIndexLoopAsync();
             return replica;
         }
         catch
@@ -188,6 +192,7 @@ public sealed partial class RaftReplica : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _committer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _appliedReporter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _forwardingServer.DisposeAsync().ConfigureAwait(false);
         _forwardingClient.Dispose();
         try { await _cluster.StopAsync(CancellationToken.None).ConfigureAwait(false); }

@@ -9,7 +9,7 @@ using Akka.Configuration;
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
-//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile]
+//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem]
 //        (raft: 3 in-process replicas on loopback, majority commit; "raft" writes on the leader, "raft-fwd" on a follower;
 //         --raft-profile prints CPU per event and where the replicas' write path spends its time)
 var options = Options.Parse(args);
@@ -64,7 +64,7 @@ try
             foreach (var (backend, journalLeads) in new[] { ("raft", true), ("raft-fwd", false) })
             {
                 if (!journalLeads && !options.RaftForwarded) continue;
-                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"));
+                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode);
                 results.Add(await Run(backend, writers, options.RaftEvents, options, raft.Node0Config,
                     async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads)));
             }
@@ -170,7 +170,8 @@ sealed class ReplyCollector : ReceiveActor
 }
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
-    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000, bool RaftProfile = false, bool RaftForwarded = true)
+    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000, bool RaftProfile = false, bool RaftForwarded = true,
+    string RaftSyncMode = "quorum_disk")
 {
     public static Options Parse(string[] args)
     {
@@ -192,6 +193,7 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--no-raft" => o with { Raft = false },
                 "--raft-profile" => o with { RaftProfile = true },
                 "--no-raft-fwd" => o with { RaftForwarded = false },
+                "--raft-sync" => o with { RaftSyncMode = args[++i] },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }

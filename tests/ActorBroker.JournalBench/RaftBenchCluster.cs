@@ -16,10 +16,10 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
 
     public Config Node0Config { get; private set; } = Config.Empty;
 
-    public static async Task<RaftBenchCluster> StartAsync(string directory)
+    public static async Task<RaftBenchCluster> StartAsync(string directory, string syncMode)
     {
         var cluster = new RaftBenchCluster();
-        var members = new LoopbackRaftMembers(directory, "write-timeout = 60s");
+        var members = new LoopbackRaftMembers(directory, $"write-timeout = 60s\nsync-mode = {syncMode}");
         foreach (var i in new[] { 1, 2 })
             cluster._peers.Add(await RaftReplica.StartAsync(RaftJournalSettings.Create(ConfigurationFactory.ParseString(members.Section(i)))));
         cluster.Node0Config = ConfigurationFactory.ParseString($$"""

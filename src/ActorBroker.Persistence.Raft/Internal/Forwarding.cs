@@ -11,11 +11,33 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// request  = int32 length, operation batch (<see cref="OperationCodec"/>);
 /// response = int32 length, status byte (0 ok, 1 not leader, 2 failed), then for ok: count and per operation
 /// (code byte, log index int64, detail string); otherwise a message string.
+/// A follower also sends applied-index reports (quorum_disk) on a connection of their own, unanswered: int32 length
+/// 13, marker byte 0xD5 (an operation batch starts with its version, 1), int32 member index, int64 applied index.
 /// </summary>
 internal static class ForwardingProtocol
 {
     public const byte StatusOk = 0, StatusNotLeader = 1, StatusFailed = 2;
     public const int MaxFrameBytes = 256 * 1024 * 1024;
+    private const byte AppliedReportMarker = 0xD5;
+
+    public static byte[] EncodeAppliedReport(int member, long index)
+    {
+        var frame = new byte[13];
+        frame[0] = AppliedReportMarker;
+        BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(1), member);
+        BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(5), index);
+        return frame;
+    }
+
+    public static bool TryDecodeAppliedReport(byte[] frame, out int member, out long index)
+    {
+        member = 0;
+        index = 0;
+        if (frame.Length != 13 || frame[0] != AppliedReportMarker) return false;
+        member = BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(1));
+        index = BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(5));
+        return true;
+    }
 
     public static async Task WriteFrameAsync(Stream stream, byte[] body, CancellationToken token)
     {
@@ -91,14 +113,17 @@ internal sealed class ForwardingServer : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly Func<List<JournalOperation>, CancellationToken, Task<OperationOutcome[]>> _submitAsLeader;
+    private readonly Action<int, long> _appliedReport;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<TcpClient> _connections = [];
     private Task _acceptLoop = Task.CompletedTask;
 
-    public ForwardingServer(IPEndPoint endpoint, Func<List<JournalOperation>, CancellationToken, Task<OperationOutcome[]>> submitAsLeader)
+    public ForwardingServer(IPEndPoint endpoint, Func<List<JournalOperation>, CancellationToken, Task<OperationOutcome[]>> submitAsLeader,
+        Action<int, long> appliedReport)
     {
         _listener = new TcpListener(endpoint);
         _submitAsLeader = submitAsLeader;
+        _appliedReport = appliedReport;
     }
 
     public void Start()
@@ -129,6 +154,11 @@ internal sealed class ForwardingServer : IAsyncDisposable
             var stream = client.GetStream();
             while (await ForwardingProtocol.ReadFrameAsync(stream, _stopping.Token).ConfigureAwait(false) is { } request)
             {
+                if (ForwardingProtocol.TryDecodeAppliedReport(request, out var member, out var appliedIndex))
+                {
+                    _appliedReport(member, appliedIndex); // unanswered
+                    continue;
+                }
                 byte[] response;
                 try
                 {
@@ -206,6 +236,45 @@ internal sealed class ForwardingClient : IDisposable
         catch
         {
             Dispose(); // a half-used connection cannot be trusted for the next request
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _client?.Dispose();
+        _client = null;
+        _endpoint = null;
+    }
+}
+
+/// <summary>
+/// A follower's applied-index reports to the leader (quorum_disk): one connection of its own, so reports never wait
+/// behind a forwarded batch; reconnected when the leader changes or the connection fails. Used by one loop.
+/// </summary>
+internal sealed class DurableReportClient : IDisposable
+{
+    private TcpClient? _client;
+    private IPEndPoint? _endpoint;
+
+    public async Task SendAsync(IPEndPoint leader, int member, long index, CancellationToken token)
+    {
+        try
+        {
+            if (_client is null || !leader.Equals(_endpoint))
+            {
+                Dispose();
+                var client = new TcpClient(leader.AddressFamily) { NoDelay = true };
+                _client = client;
+                _endpoint = leader;
+                await client.ConnectAsync(leader, token).ConfigureAwait(false);
+            }
+            await ForwardingProtocol.WriteFrameAsync(_client.GetStream(), ForwardingProtocol.EncodeAppliedReport(member, index), token)
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            Dispose();
             throw;
         }
     }

@@ -258,6 +258,27 @@ public sealed class RaftJournalClusterSpec
         }
     }
 
+    // DotNext commits an entry once a majority received it; its followers flush (then apply) later. quorum_disk (the
+    // default) acknowledges only once a follower reported the entry applied, so a majority has it on disk.
+    [Fact(DisplayName = "quorum_disk: when a write is acknowledged a majority of replicas has applied (so flushed) it, written on the leader and forwarded")]
+    public async Task Quorum_disk_ack_means_a_majority_has_it()
+    {
+        await using var cluster = await RaftTestCluster.StartAsync();
+        var leader = await cluster.WaitOnLeaderAsync();
+        var follower = await cluster.RandomFollowerAsync();
+        foreach (var (writer, name) in new[] { (leader, "leader"), (follower, "follower") })
+        {
+            for (var seq = 1; seq <= 15; seq++)
+            {
+                var write = new WriteEvents(Guid.NewGuid(), 0, $"durable-{name}", [new StoredEvent(seq, new byte[] { (byte)seq })]);
+                var outcome = (await writer.Replica!.SubmitAsync([write]))[0];
+                Assert.True(outcome.IsApplied);
+                var holders = cluster.Running.Count(n => n.Replica!.StateMachine.LastAppliedIndex >= outcome.LogIndex);
+                Assert.True(holders >= 2, $"write {seq} via the {name} acknowledged while only {holders} of 3 replicas applied index {outcome.LogIndex}");
+            }
+        }
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

@@ -17,6 +17,8 @@ public sealed class ForwardingSpec
         new DeleteEventsTo(Guid.NewGuid(), 0, "b", 3),
     ];
 
+    private static void NoReports(int member, long index) { }
+
     [Fact(DisplayName = "Forwarding returns the leader's outcome per operation, in order, over one reused connection")]
     public async Task ReturnsOutcomes()
     {
@@ -26,7 +28,7 @@ public sealed class ForwardingSpec
         {
             Interlocked.Increment(ref calls);
             return Task.FromResult(ops.Select((op, i) => new OperationOutcome(i == 0 ? OutcomeCode.Applied : OutcomeCode.SequenceConflict, 42, op.Id.ToString())).ToArray());
-        });
+        }, NoReports);
         server.Start();
         using var client = new ForwardingClient();
 
@@ -48,7 +50,7 @@ public sealed class ForwardingSpec
         var answer = 0;
         await using var server = new ForwardingServer(endpoint, (_, _) => Interlocked.Increment(ref answer) == 1
             ? throw new NotLeaderNowException("node X is not the leader")
-            : Task.FromException<OperationOutcome[]>(new InvalidOperationException("disk full")));
+            : Task.FromException<OperationOutcome[]>(new InvalidOperationException("disk full")), NoReports);
         server.Start();
         using var client = new ForwardingClient();
 
@@ -69,10 +71,31 @@ public sealed class ForwardingSpec
         await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.SendAsync(endpoint, OperationCodec.Encode(Batch), CancellationToken.None));
 
         await using var server = new ForwardingServer(endpoint, (ops, _) =>
-            Task.FromResult(ops.Select(_ => new OperationOutcome(OutcomeCode.Applied, 1, "")).ToArray()));
+            Task.FromResult(ops.Select(_ => new OperationOutcome(OutcomeCode.Applied, 1, "")).ToArray()), NoReports);
         server.Start();
         var (status, outcomes, _) = await client.SendAsync(endpoint, OperationCodec.Encode(Batch), CancellationToken.None);
         Assert.Equal(ForwardingProtocol.StatusOk, status);
         Assert.Equal(2, outcomes.Length);
+    }
+
+    [Fact(DisplayName = "Applied-index reports reach the leader's callback unanswered, beside forwarded batches on the same listener")]
+    public async Task DeliversAppliedReports()
+    {
+        var endpoint = new IPEndPoint(IPAddress.Loopback, FreePort.Next());
+        var reports = System.Threading.Channels.Channel.CreateUnbounded<(int Member, long Index)>();
+        await using var server = new ForwardingServer(endpoint, (ops, _) =>
+            Task.FromResult(ops.Select(_ => new OperationOutcome(OutcomeCode.Applied, 1, "")).ToArray()),
+            (member, index) => reports.Writer.TryWrite((member, index)));
+        server.Start();
+
+        using var reporter = new DurableReportClient();
+        await reporter.SendAsync(endpoint, 2, 41, CancellationToken.None);
+        await reporter.SendAsync(endpoint, 2, 42, CancellationToken.None); // same connection: nothing to read in between
+        Assert.Equal((2, 41L), await reports.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal((2, 42L), await reports.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        using var client = new ForwardingClient();
+        var (status, _, _) = await client.SendAsync(endpoint, OperationCodec.Encode(Batch), CancellationToken.None);
+        Assert.Equal(ForwardingProtocol.StatusOk, status);
     }
 }
