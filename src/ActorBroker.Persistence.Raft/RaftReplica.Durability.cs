@@ -35,7 +35,7 @@ public sealed partial class RaftReplica
     private async Task ReportAppliedIndexLoopAsync()
     {
         if (!WaitsForDurableQuorum) return;
-        using var client = new DurableReportClient();
+        using var client = new ForwardingClient(); // its own connection: reports never wait behind a forwarded batch
         long reported = -1;
         System.Net.IPEndPoint? reportedTo = null;
         while (!_stopping.IsCancellationRequested)
@@ -52,7 +52,7 @@ public sealed partial class RaftReplica
                 var applied = _stateMachine.LastAppliedIndex;
                 if (applied != reported || !target.Equals(reportedTo))
                 {
-                    await client.SendAsync(target, _settings.SelfIndex, applied, _stopping.Token).ConfigureAwait(false);
+                    await client.ReportAppliedAsync(target, _settings.SelfIndex, applied, _stopping.Token).ConfigureAwait(false);
                     reported = applied;
                     reportedTo = target;
                     continue;

@@ -206,58 +206,32 @@ internal sealed class NotLeaderNowException(string message) : Exception(message)
 
 /// <summary>
 /// The follower side of forwarding: one connection to the current leader's forwarding endpoint, reconnected when
-/// the leader changes or the connection fails. Used only by the replica's single committer loop, so one request is
-/// in flight at a time.
+/// the leader changes or the connection fails, one request in flight at a time. The committer loop owns one for its
+/// batches; the applied-index reporter (quorum_disk) owns another, so reports never wait behind a batch.
 /// </summary>
 internal sealed class ForwardingClient : IDisposable
 {
     private TcpClient? _client;
     private IPEndPoint? _endpoint;
 
-    public async Task<(byte Status, OperationOutcome[] Outcomes, string Error)> SendAsync(
-        IPEndPoint leader, byte[] request, CancellationToken token)
-    {
-        try
+    public Task<(byte Status, OperationOutcome[] Outcomes, string Error)> SendAsync(IPEndPoint leader, byte[] request, CancellationToken token)
+        => UseAsync(leader, async stream =>
         {
-            if (_client is null || !leader.Equals(_endpoint))
-            {
-                Dispose();
-                var client = new TcpClient(leader.AddressFamily) { NoDelay = true };
-                _client = client;
-                _endpoint = leader;
-                await client.ConnectAsync(leader, token).ConfigureAwait(false);
-            }
-            var stream = _client.GetStream();
             await ForwardingProtocol.WriteFrameAsync(stream, request, token).ConfigureAwait(false);
             var response = await ForwardingProtocol.ReadFrameAsync(stream, token).ConfigureAwait(false)
                 ?? throw new EndOfStreamException($"raft journal forwarding: leader [{leader}] closed the connection");
             return ForwardingProtocol.DecodeResponse(response);
-        }
-        catch
+        }, token);
+
+    /// <summary>Tells the leader this follower applied (so flushed) its log through <paramref name="index"/>; unanswered.</summary>
+    public Task ReportAppliedAsync(IPEndPoint leader, int member, long index, CancellationToken token)
+        => UseAsync(leader, async stream =>
         {
-            Dispose(); // a half-used connection cannot be trusted for the next request
-            throw;
-        }
-    }
+            await ForwardingProtocol.WriteFrameAsync(stream, ForwardingProtocol.EncodeAppliedReport(member, index), token).ConfigureAwait(false);
+            return true;
+        }, token);
 
-    public void Dispose()
-    {
-        _client?.Dispose();
-        _client = null;
-        _endpoint = null;
-    }
-}
-
-/// <summary>
-/// A follower's applied-index reports to the leader (quorum_disk): one connection of its own, so reports never wait
-/// behind a forwarded batch; reconnected when the leader changes or the connection fails. Used by one loop.
-/// </summary>
-internal sealed class DurableReportClient : IDisposable
-{
-    private TcpClient? _client;
-    private IPEndPoint? _endpoint;
-
-    public async Task SendAsync(IPEndPoint leader, int member, long index, CancellationToken token)
+    private async Task<T> UseAsync<T>(IPEndPoint leader, Func<NetworkStream, Task<T>> exchange, CancellationToken token)
     {
         try
         {
@@ -269,12 +243,11 @@ internal sealed class DurableReportClient : IDisposable
                 _endpoint = leader;
                 await client.ConnectAsync(leader, token).ConfigureAwait(false);
             }
-            await ForwardingProtocol.WriteFrameAsync(_client.GetStream(), ForwardingProtocol.EncodeAppliedReport(member, index), token)
-                .ConfigureAwait(false);
+            return await exchange(_client.GetStream()).ConfigureAwait(false);
         }
         catch
         {
-            Dispose();
+            Dispose(); // a half-used connection cannot be trusted for the next request
             throw;
         }
     }

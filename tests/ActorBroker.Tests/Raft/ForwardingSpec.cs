@@ -88,9 +88,9 @@ public sealed class ForwardingSpec
             (member, index) => reports.Writer.TryWrite((member, index)));
         server.Start();
 
-        using var reporter = new DurableReportClient();
-        await reporter.SendAsync(endpoint, 2, 41, CancellationToken.None);
-        await reporter.SendAsync(endpoint, 2, 42, CancellationToken.None); // same connection: nothing to read in between
+        using var reporter = new ForwardingClient();
+        await reporter.ReportAppliedAsync(endpoint, 2, 41, CancellationToken.None);
+        await reporter.ReportAppliedAsync(endpoint, 2, 42, CancellationToken.None); // same connection: nothing to read in between
         Assert.Equal((2, 41L), await reports.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal((2, 42L), await reports.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
