@@ -71,8 +71,8 @@ public sealed partial class RaftReplica : IAsyncDisposable
         {
             Location = Path.Combine(settings.DataDirectory, "wal"),
             ChunkSize = settings.WalChunkSize,
-            // DotNext 6.12's WAL flushes on every commit in either memory strategy (FlushOnCommit / FlushInterval
-            // are obsolete no-ops), so this is a throughput / resident-memory choice; durability is the same.
+            // DotNext 6.12's WAL commits an index only after flushing through it, in either memory strategy
+            // (FlushOnCommit is obsolete and "always true"), so this is a throughput / resident-memory choice.
             MemoryManagement = settings.WalMemory == RaftWalMemory.Private
                 ? WriteAheadLog.MemoryManagementStrategy.PrivateMemory
                 : WriteAheadLog.MemoryManagementStrategy.SharedMemory,
