@@ -18,6 +18,11 @@ public sealed partial class RaftReplica
 
     private bool WaitsForDurableQuorum => _settings.SyncMode == RaftSyncMode.QuorumDisk;
 
+    private long _reportLoopTurns;
+
+    /// <summary>How many times the applied-index reporter looked for something to report (tests: an idle follower stays idle).</summary>
+    internal long ReportLoopTurns => Interlocked.Read(ref _reportLoopTurns);
+
     /// <summary>
     /// Leader, quorum_disk: returns once enough followers applied the entry at <paramref name="index"/> for a majority
     /// to have it on disk. Followers learn the new commit index from the next replication round, started now instead
@@ -40,6 +45,7 @@ public sealed partial class RaftReplica
         System.Net.IPEndPoint? reportedTo = null;
         while (!_stopping.IsCancellationRequested)
         {
+            Interlocked.Increment(ref _reportLoopTurns);
             try
             {
                 if (IsLeader || Leader is not { } leader || _settings.ForwardingEndpointOf(leader) is not { } target)
@@ -49,7 +55,11 @@ public sealed partial class RaftReplica
                     continue;
                 }
 
-                var applied = _stateMachine.LastAppliedIndex;
+                // The WAL's applied index, the one WaitForApplyAsync below compares with: it also counts entries
+                // without payload (a new leader's no-op), which never reach the state machine. Reading the state
+                // machine's index here left a follower whose last entry was such a no-op spinning on a wait that
+                // completed at once, a whole core until the next write.
+                var applied = _log.LastAppliedIndex;
                 if (applied != reported || !target.Equals(reportedTo))
                 {
                     await client.ReportAppliedAsync(target, _settings.SelfIndex, applied, _stopping.Token).ConfigureAwait(false);

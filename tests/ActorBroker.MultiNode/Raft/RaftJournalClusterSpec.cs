@@ -279,6 +279,26 @@ public sealed class RaftJournalClusterSpec
         }
     }
 
+    // A new leader's first entry is a no-op without payload: the WAL applies it, the state machine never sees it. The
+    // applied-index reporter once compared the state machine's index with the WAL's, so after every election a
+    // follower spun through a wait that completed at once, burning a core until the next write.
+    [Fact(DisplayName = "quorum_disk: an idle follower's applied-index reporter waits instead of spinning after an election")]
+    public async Task Idle_follower_does_not_spin()
+    {
+        await using var cluster = await RaftTestCluster.StartAsync();
+        var leader = await cluster.WaitOnLeaderAsync();
+        await cluster.WaitUntilConvergedAsync();
+        var followers = cluster.Running.Where(n => n != leader).ToList();
+        var before = followers.Select(f => f.Replica!.ReportLoopTurns).ToList();
+        var window = TimeSpan.FromSeconds(1); // nothing is written: the reporter wakes only on its 100 ms idle timeout
+        await Task.Delay(window);
+        for (var i = 0; i < followers.Count; i++)
+        {
+            var turns = followers[i].Replica!.ReportLoopTurns - before[i];
+            Assert.True(turns < 100, $"{followers[i]}: the reporter turned {turns} times in {window.TotalSeconds} s with nothing to report");
+        }
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
