@@ -128,8 +128,10 @@ public sealed partial class RaftReplica
                 RaftProfile.Count(ref RaftProfile.RoundOps, batch.Count);
                 RaftProfile.Count(ref RaftProfile.RoundBytes, payload.Length);
                 using var appending = CancellationTokenSource.CreateLinkedTokenSource(leadership, _stopping.Token);
+                var appendStarted = RaftProfile.Now;
                 index = await _log.AppendAsync(new BinaryLogEntry { Content = payload.Memory, Term = _cluster.Term }, appending.Token)
                     .ConfigureAwait(false);
+                RaftProfile.Add(ref RaftProfile.AppendTicks, appendStarted);
             }
             // start a replication round now instead of at the next heartbeat
             _ = _cluster.ForceReplicationAsync(CancellationToken.None).AsTask()

@@ -9,7 +9,7 @@ using Akka.Configuration;
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
-//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem]
+//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N]
 //        (raft: 3 in-process replicas on loopback, majority commit; "raft" writes on the leader, "raft-fwd" on a follower;
 //         --raft-profile prints CPU per event and where the replicas' write path spends its time)
 var options = Options.Parse(args);
@@ -104,9 +104,14 @@ static async Task<Result> Run(string backend, int writers, int totalEvents, Opti
         var pids = Enumerable.Range(0, writers).Select(i => $"bench-{backend}-{writers}-{i}").ToArray();
 
         if (prepare is not null) await prepare(system);
-        // Warm-up: open the journal (tables, fence, JIT) before the clock starts.
-        var warm = system.ActorOf(Props.Create(() => new BenchWriter($"warmup-{backend}")));
-        await warm.Ask<WriterDone>(new StartWriting(100, 50, payload), TimeSpan.FromMinutes(2));
+        // Warm-up: open the journal (tables, fence) and let tiered JIT settle on the hot paths before the clock starts:
+        // the same number of writers writes --warmup events in total (a run of a second or two is otherwise
+        // measured largely in unoptimized code, which flatters whichever backend is measured for a shorter time).
+        var warmers = Enumerable.Range(0, writers)
+            .Select(i => system.ActorOf(Props.Create(() => new BenchWriter($"warmup-{backend}-{writers}-{i}")))).ToArray();
+        var warmPerWriter = Math.Max(10, options.WarmupEvents / writers);
+        await Task.WhenAll(warmers.Select(w => w.Ask<WriterDone>(new StartWriting(warmPerWriter, options.Window, payload), TimeSpan.FromMinutes(5))));
+        foreach (var w in warmers) await w.GracefulStop(TimeSpan.FromSeconds(30));
 
         var actors = pids.Select(pid => system.ActorOf(Props.Create(() => new BenchWriter(pid)))).ToArray();
         if (options.RaftProfile && backend.StartsWith("raft"))
@@ -171,7 +176,7 @@ sealed class ReplyCollector : ReceiveActor
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
     string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000, bool RaftProfile = false, bool RaftForwarded = true,
-    string RaftSyncMode = "quorum_disk")
+    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000)
 {
     public static Options Parse(string[] args)
     {
@@ -194,6 +199,7 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--raft-profile" => o with { RaftProfile = true },
                 "--no-raft-fwd" => o with { RaftForwarded = false },
                 "--raft-sync" => o with { RaftSyncMode = args[++i] },
+                "--warmup" => o with { WarmupEvents = int.Parse(args[++i]) },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }
