@@ -16,8 +16,10 @@ namespace ActorBroker.Node;
 /// <para>
 /// Raft voters refuse a candidate whose log is behind their own. A write commits on a majority, so after the leader dies
 /// the oldest survivor may lack the last entries that another survivor has: it then can never win, and the node that
-/// could win stays in standby — a deadlock (seen intermittently after kill -9 under load). The oldest therefore asks
-/// the others to campaign (<see cref="AssistElection"/>) once it has failed to win for <c>assist-after</c>; whoever wins
+/// could win stays in standby — a deadlock (seen intermittently after kill -9 under load). The oldest therefore tells
+/// the others its last log index as it starts campaigning, and a member whose log is longer campaigns at once
+/// (<see cref="AssistElection"/>); the others are asked unconditionally once it has failed to win for
+/// <c>assist-after</c> (a log behind in term rather than length, a lost message). Whoever wins
 /// replicates its log to the oldest, keeps leading for <c>hand-over-delay</c> (one replication round), then steps down
 /// into standby, and the oldest, now up to date, wins the next election.
 /// </para>
@@ -48,9 +50,19 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
         });
         Receive<Status.Failure>(failure => _log.Error(failure.Cause, "Raft replica unavailable: the Raft leader cannot follow the oldest member"));
         Receive<Check>(_ => Align());
-        Receive<AssistElection>(_ =>
+        Receive<AssistElection>(request =>
         {
-            _log.Info("The oldest member [{0}] cannot win a Raft election (its log is behind): campaigning for up to {1}", Sender.Path.Address, settings.AssistWindow);
+            if (request.IfLogBeyond is { } theirs)
+            {
+                // the oldest just started campaigning: it cannot win this node's vote if this log is longer
+                if (_replica is not { } replica || replica.LastLogIndex <= theirs) return;
+                _log.Info("The oldest member [{0}] campaigns with a log behind this node's (last index {1} < {2}): campaigning for up to {3}",
+                    Sender.Path.Address, theirs, replica.LastLogIndex, settings.AssistWindow);
+            }
+            else
+            {
+                _log.Info("The oldest member [{0}] cannot win a Raft election (its log is behind): campaigning for up to {1}", Sender.Path.Address, settings.AssistWindow);
+            }
             _policy.AssistRequested(DateTime.UtcNow);
             Align();
         });
@@ -80,10 +92,14 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
         var now = DateTime.UtcNow;
         var oldest = reachableUp[0].Address;
 
-        switch (_policy.Decide(oldest == _cluster.SelfAddress, replica.IsLeader, replica.IsStandby, now))
+        var anotherLeads = !replica.IsLeader && replica.Leader is not null;
+        switch (_policy.Decide(oldest == _cluster.SelfAddress, replica.IsLeader, replica.IsStandby, now, anotherLeads))
         {
             case RaftModeChange.LeaveStandby when oldest == _cluster.SelfAddress:
                 Change("leave standby: this node is the oldest reachable member", replica.SetStandbyAsync(false));
+                // A member whose log is longer (it acknowledged the dead leader's last entries, this node did not)
+                // refuses its vote, and the 3-node case then waits for assist-after: tell the others now.
+                Ask(reachableUp.Skip(1), new AssistElection(replica.LastLogIndex));
                 break;
             case RaftModeChange.LeaveStandby:
                 Change("leave standby to assist the oldest member's election", replica.SetStandbyAsync(false));
@@ -97,10 +113,15 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
             case RaftModeChange.AskOthersToAssist:
                 _log.Warning("This node (the oldest member) has not won a Raft election for {0}; asking the other members to campaign",
                     _policy.OldestWithoutLeadershipFor(now));
-                foreach (var member in reachableUp.Skip(1))
-                    Context.ActorSelection(new RootActorPath(member.Address) / "user" / Name).Tell(AssistElection.Instance);
+                Ask(reachableUp.Skip(1), new AssistElection(null));
                 break;
         }
+    }
+
+    private void Ask(IEnumerable<Member> others, AssistElection request)
+    {
+        foreach (var member in others)
+            Context.ActorSelection(new RootActorPath(member.Address) / "user" / Name).Tell(request);
     }
 
     /// <summary>
@@ -128,13 +149,11 @@ public sealed class RaftLeaderFollowsOldest : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Oldest member's instance → every other member's instance: "I cannot win a Raft election, campaign for a while".
-    /// No reply. Public with no state so Akka's default serializer carries it between nodes.
+    /// Oldest member's instance → every other member's instance: "I cannot win a Raft election, campaign for a while";
+    /// with <see cref="IfLogBeyond"/> (sent as the oldest starts campaigning): "campaign if your log's last index is
+    /// beyond this one", i.e. if you would refuse me your vote. No reply. Public so Akka's default serializer carries it.
     /// </summary>
-    public sealed class AssistElection
-    {
-        public static readonly AssistElection Instance = new();
-    }
+    public sealed record AssistElection(long? IfLogBeyond);
 
     /// <summary>Mode change task → self: what was attempted and its outcome, for the log. No reply.</summary>
     private sealed record ModeChanged(string What, string Outcome);

@@ -31,8 +31,11 @@ public sealed class RaftLeadershipPolicy(RaftLeaderFollowsOldestSettings setting
     /// <summary>The oldest member asked this node to campaign (it cannot win with its log).</summary>
     public void AssistRequested(DateTime now) => _assistUntil = now + settings.AssistWindow;
 
-    /// <summary>One look: is this node the oldest reachable member, does it lead, is it in standby.</summary>
-    public RaftModeChange Decide(bool isOldest, bool isLeader, bool isStandby, DateTime now)
+    /// <summary>
+    /// One look: is this node the oldest reachable member, does it lead, is it in standby, does it know another node as
+    /// the leader.
+    /// </summary>
+    public RaftModeChange Decide(bool isOldest, bool isLeader, bool isStandby, DateTime now, bool anotherLeads = false)
     {
         if (isOldest)
         {
@@ -47,6 +50,15 @@ public sealed class RaftLeadershipPolicy(RaftLeaderFollowsOldestSettings setting
             if (isLeader)
             {
                 _oldestWithoutLeadershipSince = null;
+                return RaftModeChange.None;
+            }
+
+            if (anotherLeads)
+            {
+                // A hand-over is under way (an assisting leader brings this log up to date, or the old leader has not
+                // been given up yet): the clock restarts, so asking again does not pull the assistant back into a
+                // campaign just as it steps down for this node (seen: a 4 s takeover of two assist rounds).
+                _oldestWithoutLeadershipSince = now;
                 return RaftModeChange.None;
             }
 

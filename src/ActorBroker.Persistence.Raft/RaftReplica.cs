@@ -114,6 +114,9 @@ public sealed partial class RaftReplica : IAsyncDisposable
     /// </summary>
     public async Task<bool> ResignAsync(CancellationToken token = default) => await ((DotNext.Net.Cluster.ICluster)_cluster).ResignAsync(token).ConfigureAwait(false);
 
+    /// <summary>Index of the last entry in this node's log (committed or not); Raft voters compare it with a candidate's.</summary>
+    public long LastLogIndex => _log.LastEntryIndex;
+
     /// <summary>True while this node is in Raft standby: it votes and replicates but never campaigns.</summary>
     public bool IsStandby => _cluster.Standby;
 

@@ -57,6 +57,21 @@ public sealed class RaftLeadershipPolicySpec
         Assert.Equal(RaftModeChange.None, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(2600)));
     }
 
+    [Fact(DisplayName = "Raft leadership policy: while another node leads (a hand-over), the oldest member's clock restarts: it does not ask again as the assistant steps down")]
+    public void OldestWaitsOutAHandOver()
+    {
+        var policy = new RaftLeadershipPolicy(Settings);
+        policy.Decide(isOldest: true, isLeader: false, isStandby: true, At(0));
+        Assert.Equal(RaftModeChange.AskOthersToAssist, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(1200)));
+        // the assistant wins and leads for a hand-over delay
+        Assert.Equal(RaftModeChange.None, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(1500), anotherLeads: true));
+        Assert.Equal(RaftModeChange.None, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(2100), anotherLeads: true));
+        // it stepped down at 2100: a full assist-after from there before asking again (2400 would have been due before)
+        Assert.Equal(RaftModeChange.None, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(2500)));
+        Assert.Equal(RaftModeChange.None, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(3299)));
+        Assert.Equal(RaftModeChange.AskOthersToAssist, policy.Decide(isOldest: true, isLeader: false, isStandby: false, At(3300)));
+    }
+
     [Fact(DisplayName = "Raft leadership policy: the deadlock of a stale oldest member resolves: an asked standby campaigns, leads, hands back and stands by again")]
     public void AssistedElectionHandsLeadershipBack()
     {
