@@ -175,7 +175,7 @@ sealed class ReplyCollector : ReceiveActor
 }
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
-    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 20_000, bool RaftProfile = false, bool RaftForwarded = true,
+    string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 100_000, bool RaftProfile = false, bool RaftForwarded = true,
     string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000)
 {
     public static Options Parse(string[] args)
