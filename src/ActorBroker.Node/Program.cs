@@ -63,7 +63,20 @@ for (var incarnation = 1; ; incarnation++)
                    return Task.FromResult(Akka.Done.Instance);
                });
            }))
-        await host.RunAsync();
+    {
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>(); // RunAsync disposes the host
+        try
+        {
+            await host.RunAsync();
+        }
+        catch (Exception e) when (!lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            // A setting a component reads only as it starts (a plugin's, the STOMP listener's) was invalid, or the
+            // store it needs refused: one line and exit code 2 instead of an unhandled exception (SIGABRT, core dump).
+            Console.Error.WriteLine($"error: the node could not start: {e.GetBaseException().Message}");
+            return 2;
+        }
+    }
 
     var reason = system is null ? null : CoordinatedShutdown.Get(system).ShutdownReason;
     if (!settings.RestartWhenDowned || reason is not CoordinatedShutdown.ClusterDowningReason)

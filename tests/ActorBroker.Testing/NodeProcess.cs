@@ -25,6 +25,12 @@ public sealed class NodeProcess : IAsyncDisposable
     public string DataDirectory { get; }
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The node's exit code once it has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Waits until the node exits on its own; false after <paramref name="timeout"/>.</summary>
+    public Task<bool> WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
+
     /// <summary>The last lines the node printed.</summary>
     public string Output => _process.Output;
 

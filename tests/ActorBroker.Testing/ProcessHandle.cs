@@ -38,6 +38,9 @@ public sealed class ProcessHandle : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code once the process has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Starts <paramref name="fileName"/> with stdout and stderr captured.</summary>
     public static ProcessHandle Start(
         string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)

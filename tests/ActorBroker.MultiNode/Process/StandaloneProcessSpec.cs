@@ -111,6 +111,21 @@ public sealed class StandaloneProcessSpec : IDisposable
         }
     }
 
+    [Fact(DisplayName = "A setting read only as a component starts (STOMP max-frame-size = abc) stops the node with one error line and exit code 2, not a crash")]
+    public async Task BadComponentSettingExitsCleanly()
+    {
+        var port = FreePort.Next();
+        await using var node = NodeProcess.Start("standalone.conf", new Dictionary<string, string>
+        {
+            ["ACTORBROKER_DATA_DIR"] = _dataDir.Path,
+            ["ACTORBROKER_STOMP_PORT"] = port.ToString(),
+        }, "--set", "actorbroker.stomp.max-frame-size=abc");
+        Assert.True(await node.WaitForExitAsync(StartTimeout), "the node kept running with an invalid setting");
+        Assert.Equal(2, node.ExitCode); // an unhandled exception ends with SIGABRT (134)
+        Assert.Contains("error: the node could not start:", node.Output);
+        Assert.Contains("'abc'", node.Output);
+    }
+
     [Fact(DisplayName = "A second node on the same data directory waits as standby with its port closed, and takes over on SIGTERM of the first")]
     public async Task SecondNodeOnSameDataDirectoryIsStandby()
     {
