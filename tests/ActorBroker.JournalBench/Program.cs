@@ -10,8 +10,14 @@ using Akka.Configuration;
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
 //        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N]
-//        (raft: 3 in-process replicas on loopback, majority commit; "raft" writes on the leader, "raft-fwd" on a follower;
-//         --raft-profile prints CPU per event and where the replicas' write path spends its time)
+//        [--raft-peers process|inproc] [--raft-solo] [--alloc-profile]
+//        (raft: 3 replicas on loopback, majority commit: this process's journal plus two peers, bare replicas in this
+//         process by default, or processes of their own with --raft-peers process, as on real nodes; "raft" writes on the
+//         leader, "raft-fwd" on a follower; --raft-profile prints CPU per event (peer processes included) and where the
+//         replicas' write path spends its time; --raft-solo: a one-member group, no replication; --alloc-profile samples
+//         what this process allocates, by type)
+if (args is ["--raft-peer", var peerConfig, ..] rest)
+    return await RaftPeerProcess.RunAsync(peerConfig, standby: rest.Contains("--standby"));
 var options = Options.Parse(args);
 var results = new List<Result>();
 var scratch = Path.Combine(Path.GetTempPath(), "actorbroker-journal-bench-" + Environment.ProcessId);
@@ -63,10 +69,12 @@ try
             // persistent actors run); "raft-fwd": it is a follower and forwards every write to the leader.
             foreach (var (backend, journalLeads) in new[] { ("raft", true), ("raft-fwd", false) })
             {
-                if (!journalLeads && !options.RaftForwarded) continue;
-                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode);
+                if (!journalLeads && (!options.RaftForwarded || options.RaftSolo)) continue;
+                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode,
+                    journalLeads, peersInProcess: options.RaftPeersInProcess, solo: options.RaftSolo);
                 results.Add(await Run(backend, writers, options.RaftEvents, options, raft.Node0Config,
-                    async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads)));
+                    async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads),
+                    () => raft.PeerProcessorTime));
             }
         }
     }
@@ -89,10 +97,10 @@ foreach (var writers in options.Writers)
     if (file is not null && pg is not null)
         Console.WriteLine($"file / postgres at {writers} writers: {file.EventsPerSecond / pg.EventsPerSecond:F1}x write, {file.ReplayPerSecond / pg.ReplayPerSecond:F1}x replay");
 }
-return;
+return 0;
 
 static async Task<Result> Run(string backend, int writers, int totalEvents, Options options, Config journalConfig,
-    Func<ActorSystem, Task>? prepare = null)
+    Func<ActorSystem, Task>? prepare = null, Func<TimeSpan>? peerCpu = null)
 {
     var perWriter = Math.Max(1, totalEvents / writers);
     var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING").WithFallback(journalConfig);
@@ -119,15 +127,20 @@ static async Task<Result> Run(string backend, int writers, int totalEvents, Opti
             ActorBroker.Persistence.Raft.Internal.RaftProfile.Reset();
             ActorBroker.Persistence.Raft.Internal.RaftProfile.Enabled = true;
         }
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        using var allocations = options.AllocationProfile ? new AllocationListener() : null;
+        var (ownCpuBefore, peerCpuBefore) = (Process.GetCurrentProcess().TotalProcessorTime, peerCpu?.Invoke() ?? TimeSpan.Zero);
         var gcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes());
         var clock = Stopwatch.StartNew();
         var done = await Task.WhenAll(actors.Select(a => a.Ask<WriterDone>(new StartWriting(perWriter, options.Window, payload), TimeSpan.FromMinutes(10))));
         var writeSeconds = clock.Elapsed.TotalSeconds;
-        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var ownCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - ownCpuBefore).TotalSeconds;
+        var peerCpuSeconds = ((peerCpu?.Invoke() ?? TimeSpan.Zero) - peerCpuBefore).TotalSeconds;
+        var cpuSeconds = ownCpuSeconds + peerCpuSeconds;
+        if (allocations is not null) Console.WriteLine($"  allocated by this process ({backend}), sampled:\n" + allocations.Report(perWriter * writers));
         if (options.RaftProfile)
         {
-            Console.WriteLine($"  {backend} writers={writers}: {writeSeconds:N2} s, process CPU {cpuSeconds:N2} s = {cpuSeconds * 1e6 / (perWriter * writers):N0} us CPU per event; " +
+            Console.WriteLine($"  {backend} writers={writers}: {writeSeconds:N2} s, CPU {cpuSeconds:N2} s = {cpuSeconds * 1e6 / (perWriter * writers):N0} us CPU per event" +
+                              (peerCpuSeconds > 0 ? $" ({ownCpuSeconds * 1e6 / (perWriter * writers):N0} us in this process, {peerCpuSeconds * 1e6 / (perWriter * writers):N0} us in the two peer processes)" : "") + "; " +
                               $"GC pause {(GC.GetTotalPauseDuration() - gcBefore.Item1).TotalMilliseconds:N0} ms, gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item2}/{GC.CollectionCount(1) - gcBefore.Item3}/{GC.CollectionCount(2) - gcBefore.Item4}, " +
                               $"allocated {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / (double)(perWriter * writers):N0} B/event");
             if (backend.StartsWith("raft"))
@@ -176,7 +189,7 @@ sealed class ReplyCollector : ReceiveActor
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
     string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 100_000, bool RaftProfile = false, bool RaftForwarded = true,
-    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000)
+    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false)
 {
     public static Options Parse(string[] args)
     {
@@ -200,6 +213,17 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--no-raft-fwd" => o with { RaftForwarded = false },
                 "--raft-sync" => o with { RaftSyncMode = args[++i] },
                 "--warmup" => o with { WarmupEvents = int.Parse(args[++i]) },
+                "--raft-peers" => o with
+                {
+                    RaftPeersInProcess = args[++i] switch
+                    {
+                        "inproc" => true,
+                        "process" => false,
+                        var other => throw new ArgumentException($"--raft-peers takes process or inproc, not [{other}]"),
+                    },
+                },
+                "--raft-solo" => o with { RaftSolo = true },
+                "--alloc-profile" => o with { AllocationProfile = true },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }
