@@ -43,6 +43,9 @@ public static class NodeConfiguration
             .WithFallback(RaftJournalConfig.Default)
             .WithFallback(SqlPersistence.DefaultConfiguration);
 
+    /// <summary>Every reference.conf the node composes, its own included: the defaults <see cref="SettingKinds"/> checks against.</summary>
+    public static Config AllReferences => ConfigurationFactory.ParseString(NodeReferenceText).WithFallback(ReferenceConfigs);
+
     public static string NodeReferenceText
     {
         get

@@ -33,6 +33,13 @@ if (profile is null)
 var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
     .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
 var config = NodeConfiguration.Build(File.ReadAllText(profile), commandLine.Overrides, environment);
+var (wrongKinds, unknownKeys) = SettingKinds.Check(config, NodeConfiguration.AllReferences);
+foreach (var unknown in unknownKeys) Console.Error.WriteLine($"warning: {unknown}");
+if (wrongKinds.Count > 0)
+{
+    foreach (var wrong in wrongKinds) Console.Error.WriteLine($"error: {wrong}");
+    return 2;
+}
 NodeSettings settings;
 try
 {
