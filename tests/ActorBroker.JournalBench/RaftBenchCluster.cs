@@ -46,9 +46,10 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
                 cluster._peerProcesses.Add(RaftPeerProcess.Start(file, standby: journalLeads));
             }
             foreach (var peer in cluster._peerProcesses)
-                await peer.WhenPrinted(RaftPeerProcess.Ready).WaitAsync(TimeSpan.FromSeconds(60))
-                    .ContinueWith(t => t.IsCompletedSuccessfully ? t : throw new TimeoutException($"raft bench: peer {peer.Pid} did not start:\n{peer.Output}"))
-                    .Unwrap();
+            {
+                try { await peer.WhenPrinted(RaftPeerProcess.Ready).WaitAsync(TimeSpan.FromSeconds(60)); }
+                catch (TimeoutException) { throw new TimeoutException($"raft bench: peer {peer.Pid} did not start:\n{peer.Output}"); }
+            }
         }
         catch
         {
