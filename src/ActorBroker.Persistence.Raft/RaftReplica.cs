@@ -64,8 +64,8 @@ public sealed partial class RaftReplica : IAsyncDisposable
     /// <summary>Creates the data directories, restores the newest state snapshot, starts Raft, the committer and forwarding.</summary>
     public static async Task<RaftReplica> StartAsync(RaftJournalSettings settings, CancellationToken token = default, ILoggerFactory? loggerFactory = null)
     {
-        var stateMachine = new JournalStateMachine(
-            new DirectoryInfo(Path.Combine(settings.DataDirectory, "state")), settings.SnapshotInterval, settings.DedupWindow);
+        var stateMachine = new JournalStateMachine(new DirectoryInfo(Path.Combine(settings.DataDirectory, "state")),
+            new DirectoryInfo(Path.Combine(settings.DataDirectory, "bodies")), settings.SnapshotInterval, settings.DedupWindow);
         await stateMachine.RestoreAsync(token).ConfigureAwait(false);
         var log = new WriteAheadLog(new WriteAheadLog.Options
         {

@@ -5,15 +5,16 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// <summary>
 /// The replicated journal state, pure and deterministic: per persistence id the events, highest sequence number,
 /// deleted-to mark and snapshots, plus the newest fencing epoch and a window of recent operation ids with their
-/// outcomes (a retried operation is answered from there instead of applied twice). Not thread-safe: the owner
+/// outcomes (a retried operation is answered from there instead of applied twice). Event bodies live in
+/// <see cref="EventSegments"/> files under <paramref name="bodies"/>, the rest in memory. Not thread-safe: the owner
 /// (<see cref="JournalStateMachine"/>) serializes access.
 /// </summary>
-internal sealed class JournalState(int dedupWindow)
+internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDisposable
 {
     private const byte SnapshotFormatVersion = 1;
 
     private readonly Dictionary<string, PersistenceIdState> _ids = new(StringComparer.Ordinal);
-    private readonly EventSlabs _bodies = new();
+    private readonly EventSegments _bodies = new(bodies);
     private readonly Dictionary<Guid, OperationOutcome> _recentOutcomes = new();
     private readonly Queue<Guid> _recentOrder = new();
     private long _maxEpoch;
@@ -43,7 +44,7 @@ internal sealed class JournalState(int dedupWindow)
             else hi = mid;
         }
         for (var i = lo; i < events.Count && events[i].SequenceNr <= to && result.Count < max; i++)
-            result.Add(new StoredEvent(events[i].SequenceNr, _bodies.Read(events[i].Body).ToArray()));
+            result.Add(new StoredEvent(events[i].SequenceNr, _bodies.Read(events[i].Body)));
         return result;
     }
 
@@ -243,8 +244,10 @@ internal sealed class JournalState(int dedupWindow)
         }
     }
 
+    public void Dispose() => _bodies.Dispose();
+
     /// <summary>One stored event: its sequence number and where its bytes are.</summary>
-    private readonly record struct EventEntry(long SequenceNr, SlabLocation Body);
+    private readonly record struct EventEntry(long SequenceNr, BodyLocation Body);
 
     private sealed class PersistenceIdState
     {

@@ -22,10 +22,18 @@ internal sealed class JournalStateMachine : SimpleStateMachine
     private long _lastAppliedIndex;
     private int _restoredSnapshots;
 
-    public JournalStateMachine(DirectoryInfo location, int snapshotInterval, int dedupWindow) : base(location)
+    /// <param name="location">Directory of the state snapshots (DotNext's).</param>
+    /// <param name="bodies">Directory of the event-body cache files (<see cref="EventSegments"/>), emptied here.</param>
+    public JournalStateMachine(DirectoryInfo location, DirectoryInfo bodies, int snapshotInterval, int dedupWindow) : base(location)
     {
         _snapshotInterval = snapshotInterval;
-        _state = new JournalState(dedupWindow);
+        _state = new JournalState(dedupWindow, bodies);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        lock (_gate) _state.Dispose();
     }
 
     /// <summary>
@@ -79,8 +87,8 @@ internal sealed class JournalStateMachine : SimpleStateMachine
         {
             RaftProfile.Count(ref RaftProfile.AppliedEntries);
             _logBytesSinceSnapshot += payload.Length;
-            // Event bodies are decoded as slices of the entry's bytes and copied once, into the state's slabs: straight
-            // from the WAL's buffer when the entry is one segment, else through a rented buffer (not a fresh
+            // Event bodies are decoded as slices of the entry's bytes and copied once, into the state's body cache:
+            // straight from the WAL's buffer when the entry is one segment, else through a rented buffer (not a fresh
             // large-object array per entry and replica). Either buffer is valid only within this call.
             if (payload.IsSingleSegment)
             {

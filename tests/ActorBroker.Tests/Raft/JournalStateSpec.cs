@@ -1,11 +1,29 @@
 using ActorBroker.Persistence.Raft.Internal;
+using ActorBroker.Testing;
 using Xunit;
 
 namespace ActorBroker.Tests.Raft;
 
 /// <summary>The replicated journal state machine's rules, applied directly (no Raft): every replica runs exactly these.</summary>
-public sealed class JournalStateSpec
+public sealed class JournalStateSpec : IDisposable
 {
+    private readonly TempDirectory _bodies = new("raft-state-spec");
+    private readonly List<JournalState> _states = [];
+
+    /// <summary>A state whose event bodies go to a directory of its own, disposed with the spec.</summary>
+    private JournalState NewState(int dedupWindow)
+    {
+        var state = new JournalState(dedupWindow, new DirectoryInfo(_bodies.Combine($"state{_states.Count}")));
+        _states.Add(state);
+        return state;
+    }
+
+    public void Dispose()
+    {
+        foreach (var state in _states) state.Dispose();
+        _bodies.Dispose();
+    }
+
     private static WriteEvents Write(string pid, long from, int count, long epoch = 0, Guid? id = null)
         => new(id ?? Guid.NewGuid(), epoch, pid,
             Enumerable.Range(0, count).Select(i => new StoredEvent(from + i, new byte[] { (byte)(from + i) })).ToList());
@@ -15,7 +33,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state appends atomic writes in order and tracks the highest sequence number")]
     public void AppendsInOrder()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         Assert.True(state.Apply(Write("a", 1, 3), 1).IsApplied);
         Assert.True(state.Apply(Write("a", 4, 2), 2).IsApplied);
         Assert.Equal([1L, 2, 3, 4, 5], Seqs(state, "a"));
@@ -27,7 +45,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state refuses a write at or below the highest sequence number (a stale writer cannot fork history)")]
     public void RefusesSequenceConflict()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         state.Apply(Write("a", 1, 3), 1);
         var outcome = state.Apply(Write("a", 3, 1), 2);
         Assert.Equal(OutcomeCode.SequenceConflict, outcome.Code);
@@ -38,7 +56,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state refuses operations stamped with an epoch older than one already applied")]
     public void FencesOlderEpochs()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         Assert.True(state.Apply(Write("a", 1, 1, epoch: 1), 1).IsApplied);
         Assert.True(state.Apply(Write("b", 1, 1, epoch: 2), 2).IsApplied);
         var stale = state.Apply(Write("a", 2, 1, epoch: 1), 3);
@@ -51,7 +69,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state applies a read mark without effect, unfenced and unremembered, whatever the newest epoch")]
     public void ReadMarkChangesNothing()
     {
-        var state = new JournalState(1);
+        var state = NewState(1);
         Assert.True(state.Apply(Write("a", 1, 2, epoch: 5), 1).IsApplied);
         var before = state.Digest();
         var mark = new ReadMark(Guid.NewGuid());
@@ -68,7 +86,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state applies a retried operation id once and answers the retry with the first outcome")]
     public void RetriesAreIdempotent()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         var id = Guid.NewGuid();
         Assert.True(state.Apply(Write("a", 1, 2, id: id), 1).IsApplied);
         var retry = state.Apply(Write("a", 1, 2, id: id), 7);
@@ -80,7 +98,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state deletes events up to a sequence number but keeps the highest")]
     public void DeleteKeepsHighest()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         state.Apply(Write("a", 1, 5), 1);
         state.Apply(new DeleteEventsTo(Guid.NewGuid(), 0, "a", 3), 2);
         Assert.Equal([4L, 5], Seqs(state, "a"));
@@ -93,7 +111,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state selects the newest snapshot within bounds and deletes by criteria")]
     public void Snapshots()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         foreach (var seq in new long[] { 10, 20, 30 })
             state.Apply(new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("a", seq, seq * 100, [(byte)seq])), seq);
         Assert.Equal(30, state.LatestSnapshot("a", long.MaxValue, long.MaxValue, 0, 0)!.SequenceNr);
@@ -107,13 +125,13 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state survives a serialize/restore round trip, including epoch and retry memory")]
     public void SerializeRestoreRoundTrip()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         var id = Guid.NewGuid();
         state.Apply(Write("a", 1, 3, epoch: 4, id: id), 1);
         state.Apply(new DeleteEventsTo(Guid.NewGuid(), 4, "a", 1), 2);
         state.Apply(new StoreSnapshot(Guid.NewGuid(), 4, new StoredSnapshot("b", 9, 99, [1, 2, 3])), 3);
 
-        var copy = new JournalState(100);
+        var copy = NewState(100);
         copy.Restore(state.Serialize());
         Assert.Equal(state.Digest(), copy.Digest());
         Assert.Equal(4, copy.MaxEpoch);
@@ -124,7 +142,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state forgets operation ids beyond the dedup window, oldest first")]
     public void DedupWindowIsBounded()
     {
-        var state = new JournalState(2);
+        var state = NewState(2);
         var first = Guid.NewGuid();
         state.Apply(Write("a", 1, 1, id: first), 1);
         state.Apply(Write("b", 1, 1), 2);
@@ -136,7 +154,7 @@ public sealed class JournalStateSpec
     [Fact(DisplayName = "Raft journal state counts the payload bytes it holds through writes, deletes, snapshots and a restore")]
     public void CountsPayloadBytes()
     {
-        var state = new JournalState(100);
+        var state = NewState(100);
         state.Apply(new WriteEvents(Guid.NewGuid(), 0, "a", [new StoredEvent(1, new byte[10]), new StoredEvent(2, new byte[20])]), 1);
         state.Apply(new WriteEvents(Guid.NewGuid(), 0, "b", [new StoredEvent(1, new byte[5])]), 2);
         Assert.Equal(35, state.PayloadBytes);
@@ -145,7 +163,7 @@ public sealed class JournalStateSpec
         state.Apply(new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("a", 2, 1, new byte[100])), 4);
         state.Apply(new StoreSnapshot(Guid.NewGuid(), 0, new StoredSnapshot("a", 2, 2, new byte[50])), 5); // replaces seq 2
         Assert.Equal(75, state.PayloadBytes);
-        var copy = new JournalState(100);
+        var copy = NewState(100);
         copy.Restore(state.Serialize());
         Assert.Equal(75, copy.PayloadBytes);
         state.Apply(new RemoveSnapshots(Guid.NewGuid(), 0, "a", 0, long.MaxValue, 0, long.MaxValue), 6);

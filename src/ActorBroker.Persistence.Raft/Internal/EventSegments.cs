@@ -1,0 +1,163 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace ActorBroker.Persistence.Raft.Internal;
+
+/// <summary>Where <see cref="EventSegments"/> keeps one event's bytes.</summary>
+internal readonly record struct BodyLocation(int Segment, long Offset, int Length);
+
+/// <summary>
+/// The event bodies of a <see cref="JournalState"/>, appended to segment files on local disk instead of kept in process
+/// memory: a deep backlog costs disk and evictable page cache, not heap (every replica holds the whole journal). The
+/// files are a cache of what the snapshot and the Raft log hold, rebuilt at every start, so they are never fsynced and
+/// whatever an earlier run left is deleted on open. Appends collect in a 1 MiB buffer written with one write call when
+/// full (a round of a thousand events is a few calls, not a thousand); reads see buffered bytes. A segment file is
+/// deleted once every event in it was deleted. Not thread-safe: the owner serializes access.
+/// </summary>
+internal sealed class EventSegments : IDisposable
+{
+    private const string Extension = ".bodies";
+
+    private readonly DirectoryInfo _directory;
+    private readonly long _segmentSize;
+    private readonly Dictionary<int, Segment> _segments = new();
+    private readonly byte[] _buffer;
+    private int _current = -1;  // segment being appended to
+    private int _nextId;
+    private long _length;       // bytes appended to the current segment, buffered ones included
+    private long _bufferStart;  // offset in the current segment where the buffered bytes go
+    private int _buffered;
+
+    /// <param name="directory">Where the segment files go; files an earlier run left there are deleted.</param>
+    /// <param name="segmentSize">Size after which appends go to a new file (64 MiB; smaller in tests).</param>
+    /// <param name="bufferSize">Appends collected before one write call (1 MiB; smaller in tests).</param>
+    public EventSegments(DirectoryInfo directory, long segmentSize = 64L << 20, int bufferSize = 1 << 20)
+    {
+        _directory = directory;
+        _segmentSize = segmentSize;
+        _buffer = GC.AllocateUninitializedArray<byte>(bufferSize);
+        directory.Create();
+        foreach (var stale in directory.EnumerateFiles("*" + Extension)) stale.Delete();
+    }
+
+    /// <summary>Appends the bytes and returns where they are.</summary>
+    public BodyLocation Append(ReadOnlySpan<byte> bytes)
+    {
+        if (_current < 0 || (_length > 0 && _length + bytes.Length > _segmentSize)) Roll();
+        var location = new BodyLocation(_current, _length, bytes.Length);
+        if (bytes.Length > _buffer.Length - _buffered) Flush();
+        if (bytes.Length >= _buffer.Length)
+        {
+            Write(_segments[_current], bytes, _length); // too big to buffer: straight to the file
+            _bufferStart = _length + bytes.Length;
+        }
+        else
+        {
+            bytes.CopyTo(_buffer.AsSpan(_buffered));
+            _buffered += bytes.Length;
+        }
+        _length += bytes.Length;
+        _segments[_current].LiveEvents++;
+        return location;
+    }
+
+    /// <summary>A copy of the bytes at <paramref name="location"/>.</summary>
+    public byte[] Read(BodyLocation location)
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(location.Length);
+        if (location.Segment == _current && location.Offset >= _bufferStart)
+        {
+            _buffer.AsSpan((int)(location.Offset - _bufferStart), location.Length).CopyTo(bytes);
+            return bytes;
+        }
+        var segment = _segments[location.Segment];
+        for (var done = 0; done < bytes.Length;)
+        {
+            var read = RandomAccess.Read(segment.Handle, bytes.AsSpan(done), location.Offset + done);
+            if (read == 0)
+                throw new RaftJournalException($"event body cache [{segment.Path}] ends at {location.Offset + done}, " +
+                                               $"{bytes.Length - done} bytes short (was the data directory changed under a running node?)");
+            done += read;
+        }
+        return bytes;
+    }
+
+    /// <summary>The event at <paramref name="location"/> was deleted; its segment file goes once it holds no live event.</summary>
+    public void Release(BodyLocation location)
+    {
+        var segment = _segments[location.Segment];
+        if (--segment.LiveEvents == 0 && location.Segment != _current) Drop(location.Segment);
+    }
+
+    /// <summary>Deletes every segment (the state is being replaced by a snapshot).</summary>
+    public void Clear()
+    {
+        foreach (var id in _segments.Keys.ToList()) Drop(id);
+        _current = -1;
+        _length = _bufferStart = 0;
+        _buffered = 0;
+    }
+
+    /// <summary>Segment files in use (for tests).</summary>
+    public int Files => _segments.Count;
+
+    public void Dispose() => Clear();
+
+    private void Roll()
+    {
+        Flush();
+        var previous = _current;
+        var id = _nextId++;
+        var path = Path.Combine(_directory.FullName, $"{id:D8}{Extension}");
+        try
+        {
+            _segments[id] = new Segment(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite));
+        }
+        catch (IOException e)
+        {
+            throw new RaftJournalException($"cannot create the event body cache file [{path}]: {e.Message}", e);
+        }
+        _current = id;
+        _length = _bufferStart = 0;
+        if (previous >= 0 && _segments[previous].LiveEvents == 0) Drop(previous);
+    }
+
+    private void Flush()
+    {
+        if (_buffered == 0) return;
+        Write(_segments[_current], _buffer.AsSpan(0, _buffered), _bufferStart);
+        _bufferStart += _buffered;
+        _buffered = 0;
+    }
+
+    private static void Write(Segment segment, ReadOnlySpan<byte> bytes, long offset)
+    {
+        try
+        {
+            RandomAccess.Write(segment.Handle, bytes, offset);
+        }
+        catch (IOException e)
+        {
+            throw new RaftJournalException($"cannot write the event body cache [{segment.Path}]: {e.Message}", e);
+        }
+    }
+
+    private void Drop(int id)
+    {
+        var segment = _segments[id];
+        _segments.Remove(id);
+        segment.Handle.Dispose();
+        File.Delete(segment.Path);
+        if (id == _current)
+        {
+            _current = -1;
+            _buffered = 0;
+        }
+    }
+
+    private sealed class Segment(string path, SafeFileHandle handle)
+    {
+        public string Path { get; } = path;
+        public SafeFileHandle Handle { get; } = handle;
+        public int LiveEvents;
+    }
+}
