@@ -284,10 +284,15 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         return finding;
     }
 
+    /// <summary>
+    /// Waits until the node printed <paramref name="text"/>: in the output's tail or among its milestones, which keep
+    /// role lines after the tail has scrolled past them (a node restarting its actor system after being downed prints
+    /// well over the tail's 200 lines; seen: STANDBY printed, then scrolled out before the first look).
+    /// </summary>
     private static async Task WaitForOutputAsync(ClusterNode node, string text, TimeSpan timeout, BrokerCluster cluster)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (!node.Output.Contains(text, StringComparison.Ordinal))
+        while (!node.Output.Contains(text, StringComparison.Ordinal) && !node.Milestones.Contains(text, StringComparison.Ordinal))
         {
             if (DateTime.UtcNow > deadline)
                 Assert.Fail($"{node} did not log [{text}] within {timeout}\n{cluster.Diagnostics()}");
