@@ -165,10 +165,10 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
         return state;
     }
 
-    public byte[] Serialize()
+    /// <summary>Writes the whole state, event bodies included, to <paramref name="destination"/> (left open).</summary>
+    public void Serialize(Stream destination)
     {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        using (var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(SnapshotFormatVersion);
             writer.Write(_maxEpoch);
@@ -199,13 +199,12 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
                 foreach (var s in state.Snapshots) OperationCodec.WriteSnapshot(writer, s);
             }
         }
-        return stream.ToArray();
     }
 
-    /// <summary>Replaces the whole state by a <see cref="Serialize"/> image.</summary>
-    public void Restore(byte[] image)
+    /// <summary>Replaces the whole state by a <see cref="Serialize"/> image read from <paramref name="source"/> (left open).</summary>
+    public void Restore(Stream source)
     {
-        using var reader = new BinaryReader(new MemoryStream(image, writable: false), Encoding.UTF8);
+        using var reader = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);
         var version = reader.ReadByte();
         if (version != SnapshotFormatVersion)
             throw new InvalidDataException($"raft journal: unsupported state snapshot version [{version}], expected [{SnapshotFormatVersion}]");

@@ -13,7 +13,9 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// </summary>
 internal sealed class JournalStateMachine : SimpleStateMachine
 {
+    private const int CopyBlock = 1 << 20;
     private readonly object _gate = new();
+    private readonly DirectoryInfo _bodies;
     private readonly int _snapshotInterval;
     private readonly JournalState _state;
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<OperationOutcome>> _waiters = new();
@@ -27,6 +29,7 @@ internal sealed class JournalStateMachine : SimpleStateMachine
     public JournalStateMachine(DirectoryInfo location, DirectoryInfo bodies, int snapshotInterval, int dedupWindow) : base(location)
     {
         _snapshotInterval = snapshotInterval;
+        _bodies = bodies;
         _state = new JournalState(dedupWindow, bodies);
     }
 
@@ -145,18 +148,33 @@ internal sealed class JournalStateMachine : SimpleStateMachine
     protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
     {
         var t0 = RaftProfile.Now;
-        byte[] image;
-        lock (_gate) image = _state.Serialize();
-        await writer.WriteAsync(image, lengthFormat: null, token).ConfigureAwait(false);
+        // The image goes to a scratch file under the lock and is then copied to DotNext's writer outside it: with the
+        // event bodies on disk the state can exceed what one array holds (2 GiB), and it must not sit in the heap.
+        await using var image = new FileStream(Path.Combine(_bodies.FullName, "snapshot.image"), FileMode.Create, FileAccess.ReadWrite,
+            FileShare.None, CopyBlock, FileOptions.DeleteOnClose);
+        lock (_gate) _state.Serialize(image);
+        var length = image.Length;
+        image.Position = 0;
+        var block = ArrayPool<byte>.Shared.Rent(CopyBlock);
+        try
+        {
+            int read;
+            while ((read = await image.ReadAsync(block.AsMemory(0, CopyBlock), token).ConfigureAwait(false)) > 0)
+                await writer.WriteAsync(block.AsMemory(0, read), lengthFormat: null, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+        }
         RaftProfile.Count(ref RaftProfile.Snapshots);
-        RaftProfile.Count(ref RaftProfile.SnapshotBytes, image.Length);
+        RaftProfile.Count(ref RaftProfile.SnapshotBytes, length);
         RaftProfile.Add(ref RaftProfile.SnapshotTicks, t0);
     }
 
     protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
     {
-        var image = await File.ReadAllBytesAsync(snapshotFile.FullName, token).ConfigureAwait(false);
-        lock (_gate) _state.Restore(image);
+        await using var image = new FileStream(snapshotFile.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBlock);
+        lock (_gate) _state.Restore(image); // streamed: bodies go to the state's body cache as they are read
         _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
         Interlocked.Increment(ref _restoredSnapshots);
     }
