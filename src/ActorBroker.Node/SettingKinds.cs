@@ -86,14 +86,20 @@ public static partial class SettingKinds
     {
         try
         {
-            return kind switch
+            switch (kind)
             {
-                Kind.Number => double.TryParse(settings.GetString(path), NumberStyles.Float, CultureInfo.InvariantCulture, out _),
-                Kind.Duration => settings.GetTimeSpan(path) is var _,
-                Kind.Size => settings.GetByteSize(path) is not null,
-                Kind.Switch => settings.GetString(path)?.Trim() is "on" or "off" or "true" or "false" or "yes" or "no",
-                _ => true,
-            };
+                case Kind.Number:
+                    return double.TryParse(settings.GetString(path), NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+                case Kind.Duration:
+                    settings.GetTimeSpan(path); // throws when the value is not a duration
+                    return true;
+                case Kind.Size:
+                    return settings.GetByteSize(path) is not null;
+                case Kind.Switch:
+                    return settings.GetString(path)?.Trim() is "on" or "off" or "true" or "false" or "yes" or "no";
+                default:
+                    return true;
+            }
         }
         catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException or ArgumentException or InvalidOperationException)
         {

@@ -155,17 +155,7 @@ internal sealed class JournalStateMachine : SimpleStateMachine
         lock (_gate) _state.Serialize(image);
         var length = image.Length;
         image.Position = 0;
-        var block = ArrayPool<byte>.Shared.Rent(CopyBlock);
-        try
-        {
-            int read;
-            while ((read = await image.ReadAsync(block.AsMemory(0, CopyBlock), token).ConfigureAwait(false)) > 0)
-                await writer.WriteAsync(block.AsMemory(0, read), lengthFormat: null, token).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(block);
-        }
+        await writer.CopyFromAsync(image, count: null, token).ConfigureAwait(false);
         RaftProfile.Count(ref RaftProfile.Snapshots);
         RaftProfile.Count(ref RaftProfile.SnapshotBytes, length);
         RaftProfile.Add(ref RaftProfile.SnapshotTicks, t0);
