@@ -11,7 +11,8 @@ internal readonly record struct BodyLocation(int Segment, long Offset, int Lengt
 /// files are a cache of what the snapshot and the Raft log hold, rebuilt at every start, so they are never fsynced and
 /// whatever an earlier run left is deleted on open. Appends collect in a 1 MiB buffer written with one write call when
 /// full (a round of a thousand events is a few calls, not a thousand); reads see buffered bytes. A segment file is
-/// deleted once every event in it was deleted. Not thread-safe: the owner serializes access.
+/// deleted once every event in it was deleted. Not thread-safe: the owner serializes access, except that a
+/// <see cref="Pin"/>ned view may be read from another thread while the owner goes on appending.
 /// </summary>
 internal sealed class EventSegments : IDisposable
 {
@@ -26,6 +27,8 @@ internal sealed class EventSegments : IDisposable
     private long _length;       // bytes appended to the current segment, buffered ones included
     private long _bufferStart;  // offset in the current segment where the buffered bytes go
     private int _buffered;
+    private int _pins;          // open PinnedBodies views: no file may go while one is open
+    private readonly HashSet<int> _dropWhenUnpinned = [];
 
     /// <param name="directory">Where the segment files go; files an earlier run left there are deleted.</param>
     /// <param name="segmentSize">Size after which appends go to a new file (64 MiB; smaller in tests).</param>
@@ -69,15 +72,7 @@ internal sealed class EventSegments : IDisposable
             _buffer.AsSpan((int)(location.Offset - _bufferStart), location.Length).CopyTo(bytes);
             return bytes;
         }
-        var segment = _segments[location.Segment];
-        for (var done = 0; done < bytes.Length;)
-        {
-            var read = RandomAccess.Read(segment.Handle, bytes.AsSpan(done), location.Offset + done);
-            if (read == 0)
-                throw new RaftJournalException($"event body cache [{segment.Path}] ends at {location.Offset + done}, " +
-                                               $"{bytes.Length - done} bytes short (was the data directory changed under a running node?)");
-            done += read;
-        }
+        ReadFile(_segments[location.Segment], location, bytes);
         return bytes;
     }
 
@@ -85,13 +80,34 @@ internal sealed class EventSegments : IDisposable
     public void Release(BodyLocation location)
     {
         var segment = _segments[location.Segment];
-        if (--segment.LiveEvents == 0 && location.Segment != _current) Drop(location.Segment);
+        if (--segment.LiveEvents == 0 && location.Segment != _current) DropUnlessPinned(location.Segment);
+    }
+
+    /// <summary>
+    /// A view of every body appended so far that stays readable from any thread until disposed, while appends and
+    /// releases go on: buffered bytes are written out first, and files are not deleted while a view is open (a state
+    /// snapshot written in the background reads its bodies through one). Dispose it with the owner's lock held.
+    /// </summary>
+    public PinnedBodies Pin()
+    {
+        Flush();
+        _pins++;
+        return new PinnedBodies(this, new Dictionary<int, Segment>(_segments));
+    }
+
+    private void Unpin()
+    {
+        if (--_pins > 0) return;
+        foreach (var id in _dropWhenUnpinned)
+            if (_segments.ContainsKey(id)) Drop(id);
+        _dropWhenUnpinned.Clear();
     }
 
     /// <summary>Deletes every segment (the state is being replaced by a snapshot).</summary>
     public void Clear()
     {
         foreach (var id in _segments.Keys.ToList()) Drop(id);
+        _dropWhenUnpinned.Clear();
         _current = -1;
         _length = _bufferStart = 0;
         _buffered = 0;
@@ -118,7 +134,7 @@ internal sealed class EventSegments : IDisposable
         }
         _current = id;
         _length = _bufferStart = 0;
-        if (previous >= 0 && _segments[previous].LiveEvents == 0) Drop(previous);
+        if (previous >= 0 && _segments[previous].LiveEvents == 0) DropUnlessPinned(previous);
     }
 
     private void Flush()
@@ -141,6 +157,12 @@ internal sealed class EventSegments : IDisposable
         }
     }
 
+    private void DropUnlessPinned(int id)
+    {
+        if (_pins > 0) _dropWhenUnpinned.Add(id);
+        else Drop(id);
+    }
+
     private void Drop(int id)
     {
         var segment = _segments[id];
@@ -154,7 +176,37 @@ internal sealed class EventSegments : IDisposable
         }
     }
 
-    private sealed class Segment(string path, SafeFileHandle handle)
+    /// <summary>Reads bodies through the files that existed when it was taken (<see cref="EventSegments.Pin"/>).</summary>
+    public sealed class PinnedBodies : IDisposable
+    {
+        private EventSegments? _owner;
+        private readonly Dictionary<int, Segment> _segments;
+
+        internal PinnedBodies(EventSegments owner, Dictionary<int, Segment> segments) => (_owner, _segments) = (owner, segments);
+
+        /// <summary>Copies the bytes at <paramref name="location"/> (appended before the pin) into <paramref name="destination"/>.</summary>
+        public void Read(BodyLocation location, Span<byte> destination) => ReadFile(_segments[location.Segment], location, destination);
+
+        public void Dispose()
+        {
+            _owner?.Unpin();
+            _owner = null;
+        }
+    }
+
+    private static void ReadFile(Segment segment, BodyLocation location, Span<byte> destination)
+    {
+        for (var done = 0; done < location.Length;)
+        {
+            var read = RandomAccess.Read(segment.Handle, destination.Slice(done, location.Length - done), location.Offset + done);
+            if (read == 0)
+                throw new RaftJournalException($"event body cache [{segment.Path}] ends at {location.Offset + done}, " +
+                                               $"{location.Length - done} bytes short (was the data directory changed under a running node?)");
+            done += read;
+        }
+    }
+
+    internal sealed class Segment(string path, SafeFileHandle handle)
     {
         public string Path { get; } = path;
         public SafeFileHandle Handle { get; } = handle;

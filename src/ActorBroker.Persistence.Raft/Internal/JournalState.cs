@@ -168,37 +168,68 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
     /// <summary>Writes the whole state, event bodies included, to <paramref name="destination"/> (left open).</summary>
     public void Serialize(Stream destination)
     {
-        using (var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true))
+        using var image = Capture();
+        image.WriteTo(destination, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// The state as it is now, to be written later from any thread (<see cref="StateImage.WriteTo"/>) while this state
+    /// goes on changing: copies the index (a few dozen bytes per event) and pins the event-body files, but copies no
+    /// body. Dispose the image under the owner's lock.
+    /// </summary>
+    public StateImage Capture()
+    {
+        var recent = _recentOrder.Select(id => (id, _recentOutcomes[id])).ToArray();
+        var ids = _ids.Select(p => new StateImage.Id(p.Key, p.Value.Highest, p.Value.DeletedTo, p.Value.Events.ToArray(), p.Value.Snapshots.ToArray()))
+            .ToArray();
+        return new StateImage(_maxEpoch, recent, ids, _bodies.Pin());
+    }
+
+    /// <summary>A captured state (<see cref="Capture"/>): the index copied, the bodies read from the pinned files.</summary>
+    public sealed class StateImage(long maxEpoch, (Guid Id, OperationOutcome Outcome)[] recent, StateImage.Id[] ids, EventSegments.PinnedBodies bodies)
+        : IDisposable
+    {
+        internal sealed record Id(string PersistenceId, long Highest, long DeletedTo, EventEntry[] Events, StoredSnapshot[] Snapshots);
+
+        /// <summary>Writes the image (the <see cref="Restore"/> format) to <paramref name="destination"/> (left open).</summary>
+        public void WriteTo(Stream destination, CancellationToken token)
         {
+            using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
             writer.Write(SnapshotFormatVersion);
-            writer.Write(_maxEpoch);
-            writer.Write(_recentOrder.Count);
-            foreach (var id in _recentOrder)
+            writer.Write(maxEpoch);
+            writer.Write(recent.Length);
+            foreach (var (id, outcome) in recent)
             {
-                var outcome = _recentOutcomes[id];
                 writer.Write(id.ToByteArray());
                 writer.Write((byte)outcome.Code);
                 writer.Write(outcome.LogIndex);
                 writer.Write(outcome.Detail);
             }
-            writer.Write(_ids.Count);
-            foreach (var (pid, state) in _ids)
+            writer.Write(ids.Length);
+            var body = new byte[4096];
+            var written = 0L;
+            foreach (var state in ids)
             {
-                writer.Write(pid);
+                token.ThrowIfCancellationRequested();
+                writer.Write(state.PersistenceId);
                 writer.Write(state.Highest);
                 writer.Write(state.DeletedTo);
-                writer.Write(state.Events.Count);
+                writer.Write(state.Events.Length);
                 foreach (var e in state.Events)
                 {
+                    if ((++written & 4095) == 0) token.ThrowIfCancellationRequested();
                     writer.Write(e.SequenceNr);
-                    var body = _bodies.Read(e.Body);
-                    writer.Write(body.Length); // the layout of OperationCodec.WriteBytes
-                    writer.Write(body);
+                    if (body.Length < e.Body.Length) body = new byte[Math.Max(e.Body.Length, body.Length * 2)];
+                    bodies.Read(e.Body, body.AsSpan(0, e.Body.Length));
+                    writer.Write(e.Body.Length); // the layout of OperationCodec.WriteBytes
+                    writer.Write(body, 0, e.Body.Length);
                 }
-                writer.Write(state.Snapshots.Count);
-                foreach (var s in state.Snapshots) OperationCodec.WriteSnapshot(writer, s);
+                writer.Write(state.Snapshots.Length);
+                foreach (var snapshot in state.Snapshots) OperationCodec.WriteSnapshot(writer, snapshot);
             }
         }
+
+        public void Dispose() => bodies.Dispose();
     }
 
     /// <summary>Replaces the whole state by a <see cref="Serialize"/> image read from <paramref name="source"/> (left open).</summary>
@@ -246,7 +277,7 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
     public void Dispose() => _bodies.Dispose();
 
     /// <summary>One stored event: its sequence number and where its bytes are.</summary>
-    private readonly record struct EventEntry(long SequenceNr, BodyLocation Body);
+    internal readonly record struct EventEntry(long SequenceNr, BodyLocation Body);
 
     private sealed class PersistenceIdState
     {

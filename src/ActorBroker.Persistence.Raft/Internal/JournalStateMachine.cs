@@ -7,36 +7,55 @@ namespace ActorBroker.Persistence.Raft.Internal;
 
 /// <summary>
 /// The DotNext state machine of a replica: applies committed log entries to its <see cref="JournalState"/>, completes
-/// the waiters of the operations they carry, and persists / restores the state as Raft snapshots (log compaction).
-/// DotNext calls <see cref="ApplyAsync"/> one entry at a time; reads from journal actors run concurrently and take
-/// <see cref="_gate"/>, as does every mutation.
+/// the waiters of the operations they carry, and keeps the state's snapshots (log compaction) as files in
+/// <c>data-dir/state</c> named <c>index-term</c>. DotNext calls <see cref="ApplyAsync"/> one entry at a time; reads
+/// from journal actors run concurrently and take <see cref="_gate"/>, as does every mutation.
+/// <para>
+/// Snapshots are written in the background while entries go on being applied: DotNext's SimpleStateMachine makes the
+/// next apply wait for the snapshot, and a snapshot holds every event body, so with a deep journal (a backlog of a
+/// GB) every compaction stopped all commits for seconds, long enough for Akka's journal circuit breaker to fail
+/// writes. Here the apply that decides on a snapshot only captures the index (<see cref="JournalState.Capture"/>,
+/// bodies pinned in their files); the file is written from that capture on another thread and becomes the snapshot
+/// DotNext compacts to (<see cref="ISnapshotManager.Snapshot"/>) once it is complete and on disk.
+/// </para>
 /// </summary>
-internal sealed class JournalStateMachine : SimpleStateMachine
+internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
 {
     private const int CopyBlock = 1 << 20;
+    private const string PartialSuffix = ".partial";
     private readonly object _gate = new();
-    private readonly DirectoryInfo _bodies;
+    private readonly DirectoryInfo _location;
     private readonly int _snapshotInterval;
     private readonly JournalState _state;
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<OperationOutcome>> _waiters = new();
+    private readonly CancellationTokenSource _lifetime = new();
     private long _appliedSinceSnapshot;
     private long _logBytesSinceSnapshot;
     private long _lastAppliedIndex;
     private int _restoredSnapshots;
+    private volatile StateSnapshot? _snapshot;       // newest complete snapshot: what the WAL may compact to
+    private Task _snapshotting = Task.CompletedTask; // writer of the next one (touched by the applier only)
 
-    /// <param name="location">Directory of the state snapshots (DotNext's).</param>
+    /// <param name="location">Directory of the state snapshots; an unfinished one an earlier run left is deleted.</param>
     /// <param name="bodies">Directory of the event-body cache files (<see cref="EventSegments"/>), emptied here.</param>
-    public JournalStateMachine(DirectoryInfo location, DirectoryInfo bodies, int snapshotInterval, int dedupWindow) : base(location)
+    public JournalStateMachine(DirectoryInfo location, DirectoryInfo bodies, int snapshotInterval, int dedupWindow)
     {
+        _location = location;
         _snapshotInterval = snapshotInterval;
-        _bodies = bodies;
+        location.Create();
+        foreach (var partial in location.EnumerateFiles("*" + PartialSuffix)) partial.Delete();
         _state = new JournalState(dedupWindow, bodies);
     }
 
-    public override async ValueTask DisposeAsync()
+    /// <summary>Test hook: awaited by the background snapshot writer before it writes (holds a snapshot "in progress").</summary>
+    internal Func<Task>? BeforeSnapshotWrite { get; set; }
+
+    public async ValueTask DisposeAsync()
     {
-        await base.DisposeAsync().ConfigureAwait(false);
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        await _snapshotting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         lock (_gate) _state.Dispose();
+        _lifetime.Dispose();
     }
 
     /// <summary>
@@ -83,8 +102,18 @@ internal sealed class JournalStateMachine : SimpleStateMachine
 
     // ---------------------------------------------------------------- apply
 
-    protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    /// <summary>Applies a committed entry, or installs a snapshot the leader sent (this node was behind its log).</summary>
+    public ValueTask<long> ApplyAsync(LogEntry entry, CancellationToken token)
     {
+        if (entry.Index <= LastAppliedIndex) return ValueTask.FromResult(LastAppliedIndex); // covered by the restored snapshot
+        return entry.IsSnapshot ? InstallSnapshotAsync(entry, token) : ValueTask.FromResult(Apply(entry));
+    }
+
+    private long Apply(LogEntry entry)
+    {
+        // a snapshot that could not be written (disk full, I/O error) stops this replica, as it would in DotNext's own
+        // state machines: its log could otherwise never be compacted
+        if (_snapshotting.IsFaulted) _snapshotting.GetAwaiter().GetResult();
         var t0 = RaftProfile.Now;
         if (!entry.IsConfiguration && entry.TryGetPayload(out var payload) && !payload.IsEmpty)
         {
@@ -115,14 +144,20 @@ internal sealed class JournalStateMachine : SimpleStateMachine
 
         RaftProfile.Add(ref RaftProfile.ApplyTicks, t0);
         Volatile.Write(ref _lastAppliedIndex, entry.Index);
-        // A snapshot serializes the whole in-memory state (every event body), so taking one every snapshot-interval
-        // entries would cost O(state) per interval: with big states and small entries, most of the CPU. It is taken
-        // once snapshot-interval entries were applied AND the log written since the last one reached half the
-        // state's payload size: snapshot cost per written byte stays bounded, and so does the log a restart replays
-        // (about half of what the snapshot holds).
-        var snapshotDue = ++_appliedSinceSnapshot >= _snapshotInterval && _logBytesSinceSnapshot >= StatePayloadBytes() / 2;
-        if (snapshotDue) _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
-        return ValueTask.FromResult(snapshotDue);
+        // A snapshot writes the whole state (every event body), so taking one every snapshot-interval entries would
+        // cost O(state) per interval: with big states and small entries, most of the CPU. It is taken once
+        // snapshot-interval entries were applied AND the log written since the last one reached half the state's
+        // payload size: snapshot cost per written byte stays bounded, and so does the log a restart replays (about
+        // half of what the snapshot holds). While one is being written the next waits.
+        if (++_appliedSinceSnapshot >= _snapshotInterval && _logBytesSinceSnapshot >= StatePayloadBytes() / 2 && _snapshotting.IsCompleted)
+        {
+            _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
+            JournalState.StateImage image;
+            lock (_gate) image = _state.Capture();
+            var (index, term) = (entry.Index, entry.Term);
+            _snapshotting = Task.Run(() => WriteSnapshotAsync(image, index, term, _lifetime.Token));
+        }
+        return entry.Index;
     }
 
     private void ApplyOperations(List<JournalOperation> operations, long index)
@@ -140,32 +175,114 @@ internal sealed class JournalStateMachine : SimpleStateMachine
 
     // ---------------------------------------------------------------- snapshots of the state (log compaction)
 
+    ISnapshot? ISnapshotManager.Snapshot => _snapshot;
+
     private long StatePayloadBytes()
     {
         lock (_gate) return _state.PayloadBytes;
     }
 
-    protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    /// <summary>Writes a captured state as the snapshot at (index, term), then makes it the one the WAL compacts to.</summary>
+    private async Task WriteSnapshotAsync(JournalState.StateImage image, long index, long term, CancellationToken token)
     {
         var t0 = RaftProfile.Now;
-        // The image goes to a scratch file under the lock and is then copied to DotNext's writer outside it: with the
-        // event bodies on disk the state can exceed what one array holds (2 GiB), and it must not sit in the heap.
-        await using var image = new FileStream(Path.Combine(_bodies.FullName, "snapshot.image"), FileMode.Create, FileAccess.ReadWrite,
-            FileShare.None, CopyBlock, FileOptions.DeleteOnClose);
-        lock (_gate) _state.Serialize(image);
-        var length = image.Length;
-        image.Position = 0;
-        await writer.CopyFromAsync(image, count: null, token).ConfigureAwait(false);
+        var file = SnapshotFile(index, term);
+        try
+        {
+            if (BeforeSnapshotWrite is { } hook) await hook().ConfigureAwait(false);
+            await using (var stream = new FileStream(file.FullName + PartialSuffix, FileMode.Create, FileAccess.Write, FileShare.None, CopyBlock))
+            {
+                image.WriteTo(stream, token);
+                stream.Flush(flushToDisk: true); // DotNext deletes the log the snapshot covers once it is published
+            }
+            File.Move(file.FullName + PartialSuffix, file.FullName, overwrite: true);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            File.Delete(file.FullName + PartialSuffix); // stopping: the log still holds everything
+            return;
+        }
+        finally
+        {
+            lock (_gate) image.Dispose();
+        }
+        file.Refresh();
+        _snapshot = new StateSnapshot(file, index, term);
         RaftProfile.Count(ref RaftProfile.Snapshots);
-        RaftProfile.Count(ref RaftProfile.SnapshotBytes, length);
+        RaftProfile.Count(ref RaftProfile.SnapshotBytes, file.Length);
         RaftProfile.Add(ref RaftProfile.SnapshotTicks, t0);
     }
 
-    protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    /// <summary>Replaces the state by a snapshot the leader sent: stored as this node's newest snapshot, then restored.</summary>
+    private async ValueTask<long> InstallSnapshotAsync(LogEntry entry, CancellationToken token)
+    {
+        await _snapshotting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // of an older state: moot now
+        var file = SnapshotFile(entry.Index, entry.Term);
+        using (var handle = File.OpenHandle(file.FullName + PartialSuffix, FileMode.Create, FileAccess.Write))
+        {
+            using var writer = new FileWriter(handle);
+            await entry.WriteToAsync(writer, token).ConfigureAwait(false);
+            await writer.WriteAsync(token).ConfigureAwait(false);
+            RandomAccess.FlushToDisk(handle);
+        }
+        File.Move(file.FullName + PartialSuffix, file.FullName, overwrite: true);
+        file.Refresh();
+        await RestoreFromAsync(file, token).ConfigureAwait(false);
+        _snapshot = new StateSnapshot(file, entry.Index, entry.Term);
+        Volatile.Write(ref _lastAppliedIndex, entry.Index);
+        return entry.Index;
+    }
+
+    /// <summary>Restores the newest snapshot on disk, if any; call once, before the WAL starts applying.</summary>
+    public async ValueTask RestoreAsync(CancellationToken token)
+    {
+        var newest = _location.EnumerateFiles().Select(StateSnapshot.TryOpen).OfType<StateSnapshot>().MaxBy(s => s.Index);
+        if (newest is null) return;
+        await RestoreFromAsync(newest.File, token).ConfigureAwait(false);
+        _snapshot = newest;
+        Volatile.Write(ref _lastAppliedIndex, newest.Index);
+    }
+
+    private async ValueTask RestoreFromAsync(FileInfo snapshotFile, CancellationToken token)
     {
         await using var image = new FileStream(snapshotFile.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBlock);
+        token.ThrowIfCancellationRequested();
         lock (_gate) _state.Restore(image); // streamed: bodies go to the state's body cache as they are read
         _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
         Interlocked.Increment(ref _restoredSnapshots);
+    }
+
+    /// <summary>Deletes snapshots older than the one DotNext now knows as the newest (it reads none of them again).</summary>
+    ValueTask ISnapshotManager.ReclaimGarbageAsync(long watermark, CancellationToken token)
+    {
+        foreach (var old in _location.EnumerateFiles().Select(StateSnapshot.TryOpen).OfType<StateSnapshot>())
+            if (old.Index < watermark && old.Index != _snapshot?.Index) old.File.Delete();
+        return ValueTask.CompletedTask;
+    }
+
+    private FileInfo SnapshotFile(long index, long term) => new(Path.Combine(_location.FullName, $"{index}-{term}"));
+
+    /// <summary>A complete snapshot file, as DotNext sends it to a member behind the compacted log.</summary>
+    private sealed class StateSnapshot(FileInfo file, long index, long term) : ISnapshot
+    {
+        public FileInfo File => file;
+        public long Index => index;
+        public long Term => term;
+        public DateTimeOffset Timestamp => file.LastWriteTimeUtc;
+        long? IDataTransferObject.Length => file.Length;
+        bool IDataTransferObject.IsReusable => true;
+
+        public async ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token) where TWriter : IAsyncBinaryWriter
+        {
+            await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, CopyBlock,
+                FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await writer.CopyFromAsync(stream, count: null, token).ConfigureAwait(false);
+        }
+
+        /// <summary>The snapshot a file named <c>index-term</c> holds; null for any other file.</summary>
+        public static StateSnapshot? TryOpen(FileInfo file)
+            => file.Name.Split('-') is [var i, var t] && long.TryParse(i, out var index) && long.TryParse(t, out var term)
+                ? new StateSnapshot(file, index, term)
+                : null;
     }
 }

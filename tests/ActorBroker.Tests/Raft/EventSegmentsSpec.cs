@@ -49,6 +49,26 @@ public sealed class EventSegmentsSpec : IDisposable
         Assert.Equal(Body(7, 10), segments.Read(segments.Append(Body(7, 10))));
     }
 
+    [Fact(DisplayName = "A pinned view reads its bodies, buffered ones included, while appends and releases go on; released files go when it is disposed")]
+    public void PinnedViewOutlivesReleases()
+    {
+        using var segments = new EventSegments(Directory, segmentSize: 1_000, bufferSize: 256);
+        var before = Enumerable.Range(0, 5).Select(i => (Body: Body(i, 240), At: segments.Append(Body(i, 240)))).ToList(); // last one buffered
+        var pinned = segments.Pin();
+        var buffer = new byte[240];
+        foreach (var (_, at) in before) segments.Release(at);      // every event of segment 0 deleted while pinned
+        for (var i = 0; i < 10; i++) segments.Append(Body(100 + i, 240)); // and more appended, rolling to new files
+        Assert.True(FilesOnDisk >= 3, "segment 0 must stay while a view is pinned");
+        foreach (var (body, at) in before)
+        {
+            pinned.Read(at, buffer);
+            Assert.Equal(body, buffer);
+        }
+        var filesWhilePinned = FilesOnDisk;
+        pinned.Dispose();
+        Assert.Equal(filesWhilePinned - 1, FilesOnDisk); // segment 0 went with the view
+    }
+
     [Fact(DisplayName = "Files an earlier run left are deleted on open (the cache is rebuilt from snapshot and log), and Clear deletes every file")]
     public void StaleFilesAndClear()
     {
