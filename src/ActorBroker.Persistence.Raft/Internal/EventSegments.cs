@@ -150,6 +150,7 @@ internal sealed class EventSegments : IDisposable
         try
         {
             RandomAccess.Write(segment.Handle, bytes, offset);
+            Writeback.Start(segment.Handle, offset, bytes.Length); // no fsync here, but no pile of dirty pages either
         }
         catch (IOException e)
         {

@@ -191,8 +191,11 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
     {
         internal sealed record Id(string PersistenceId, long Highest, long DeletedTo, EventEntry[] Events, StoredSnapshot[] Snapshots);
 
-        /// <summary>Writes the image (the <see cref="Restore"/> format) to <paramref name="destination"/> (left open).</summary>
-        public void WriteTo(Stream destination, CancellationToken token)
+        /// <summary>
+        /// Writes the image (the <see cref="Restore"/> format) to <paramref name="destination"/> (left open), calling
+        /// <paramref name="onProgress"/> after every 4096 events.
+        /// </summary>
+        public void WriteTo(Stream destination, CancellationToken token, Action? onProgress = null)
         {
             using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
             writer.Write(SnapshotFormatVersion);
@@ -217,7 +220,12 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
                 writer.Write(state.Events.Length);
                 foreach (var e in state.Events)
                 {
-                    if ((++written & 4095) == 0) token.ThrowIfCancellationRequested();
+                    if ((++written & 4095) == 0)
+                    {
+                        token.ThrowIfCancellationRequested();
+                        writer.Flush();
+                        onProgress?.Invoke();
+                    }
                     writer.Write(e.SequenceNr);
                     if (body.Length < e.Body.Length) body = new byte[Math.Max(e.Body.Length, body.Length * 2)];
                     bodies.Read(e.Body, body.AsSpan(0, e.Body.Length));

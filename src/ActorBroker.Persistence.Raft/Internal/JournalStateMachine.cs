@@ -192,7 +192,13 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
             if (BeforeSnapshotWrite is { } hook) await hook().ConfigureAwait(false);
             await using (var stream = new FileStream(file.FullName + PartialSuffix, FileMode.Create, FileAccess.Write, FileShare.None, CopyBlock))
             {
-                image.WriteTo(stream, token);
+                // written out as it goes (Writeback), so the final fsync does not hold the disk, and the WAL's fsyncs
+                // behind it, for the seconds a GB of dirty pages takes
+                image.WriteTo(stream, token, onProgress: () =>
+                {
+                    stream.Flush();
+                    Writeback.Start(stream.SafeFileHandle, 0, 0);
+                });
                 stream.Flush(flushToDisk: true); // DotNext deletes the log the snapshot covers once it is published
             }
             File.Move(file.FullName + PartialSuffix, file.FullName, overwrite: true);
