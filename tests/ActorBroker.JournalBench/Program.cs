@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using ActorBroker.Conformance.Journals;
 using ActorBroker.JournalBench;
 using ActorBroker.Persistence.File;
@@ -9,13 +10,13 @@ using Akka.Configuration;
 // Journal benchmark: N concurrent persistent actors write 1 KiB events with PersistAsync (fsync on), then recover.
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
-//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N]
-//        [--raft-peers process|inproc] [--raft-solo] [--alloc-profile]
+//        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N] [--warmup-seconds S] [--warmup-trace]
+//        [--raft-peers process|inproc] [--raft-solo] [--alloc-profile] [--raft-set key=value ...]
 //        (raft: 3 replicas on loopback, majority commit: this process's journal plus two peers, bare replicas in this
 //         process by default, or processes of their own with --raft-peers process, as on real nodes; "raft" writes on the
 //         leader, "raft-fwd" on a follower; --raft-profile prints CPU per event (peer processes included) and where the
 //         replicas' write path spends its time; --raft-solo: a one-member group, no replication; --alloc-profile samples
-//         what this process allocates, by type)
+//         what this process allocates, by type; --raft-set: a setting of actorbroker.persistence.raft on every replica)
 if (args is ["--raft-peer", var peerConfig, ..] rest)
     return await RaftPeerProcess.RunAsync(peerConfig, standby: rest.Contains("--standby"));
 var options = Options.Parse(args);
@@ -70,7 +71,7 @@ try
             foreach (var (backend, journalLeads) in new[] { ("raft", true), ("raft-fwd", false) })
             {
                 if (!journalLeads && (!options.RaftForwarded || options.RaftSolo)) continue;
-                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode,
+                await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode, options.RaftSettings,
                     journalLeads, peersInProcess: options.RaftPeersInProcess, solo: options.RaftSolo);
                 results.Add(await Run(backend, writers, options.RaftEvents, options, raft.Node0Config,
                     async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads),
@@ -112,16 +113,28 @@ static async Task<Result> Run(string backend, int writers, int totalEvents, Opti
         var pids = Enumerable.Range(0, writers).Select(i => $"bench-{backend}-{writers}-{i}").ToArray();
 
         if (prepare is not null) await prepare(system);
-        // Warm-up: open the journal (tables, fence) and let tiered JIT settle on the hot paths before the clock starts:
-        // the same number of writers writes --warmup events in total (a run of a second or two is otherwise
-        // measured largely in unoptimized code, which flatters whichever backend is measured for a shorter time).
-        var warmers = Enumerable.Range(0, writers)
-            .Select(i => system.ActorOf(Props.Create(() => new BenchWriter($"warmup-{backend}-{writers}-{i}")))).ToArray();
+        // Warm-up: open the journal (tables, fence), then write with the row's own number of writers, --warmup events per
+        // round, for at least --warmup-seconds and until a round compiles almost no method: measured before tiered JIT
+        // has settled (it promotes hot methods in the background, seconds after their first calls), a row times the JIT
+        // (with three replicas to compile, the Raft rows far longer than the file rows) more than the journal.
+        const int SettledJitMethods = 20, MaxWarmupRounds = 200;
         var warmPerWriter = Math.Max(10, options.WarmupEvents / writers);
-        await Task.WhenAll(warmers.Select(w => w.Ask<WriterDone>(new StartWriting(warmPerWriter, options.Window, payload), TimeSpan.FromMinutes(5))));
-        foreach (var w in warmers) await w.GracefulStop(TimeSpan.FromSeconds(30));
+        var (warmRounds, warmClock) = (0, Stopwatch.StartNew());
+        for (var compiled = int.MaxValue; (compiled > SettledJitMethods || warmClock.Elapsed.TotalSeconds < options.WarmupSeconds) && warmRounds < MaxWarmupRounds; warmRounds++)
+        {
+            var (methodsBefore, roundClock, cpuBefore) = (JitInfo.GetCompiledMethodCount(), Stopwatch.StartNew(), Process.GetCurrentProcess().TotalProcessorTime);
+            var warmers = Enumerable.Range(0, writers)
+                .Select(i => system.ActorOf(Props.Create<BenchWriter>($"warmup{warmRounds}-{backend}-{writers}-{i}"))).ToArray();
+            await Task.WhenAll(warmers.Select(w => w.Ask<WriterDone>(new StartWriting(warmPerWriter, options.Window, payload), TimeSpan.FromMinutes(5))));
+            foreach (var w in warmers) await w.GracefulStop(TimeSpan.FromSeconds(30));
+            compiled = (int)(JitInfo.GetCompiledMethodCount() - methodsBefore);
+            if (options.WarmupTrace)
+                Console.WriteLine($"  {DateTime.UtcNow:HH:mm:ss.f} {backend} warm-up round {warmRounds}: {roundClock.Elapsed.TotalSeconds:N2} s, " +
+                                  $"CPU {(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds:N2} s, {compiled} methods compiled");
+        }
+        Console.WriteLine($"  {backend} writers={writers}: warmed up in {warmRounds} rounds of {warmPerWriter * writers:N0} events, {warmClock.Elapsed.TotalSeconds:N1} s");
 
-        var actors = pids.Select(pid => system.ActorOf(Props.Create(() => new BenchWriter(pid)))).ToArray();
+        var actors = pids.Select(pid => system.ActorOf(Props.Create<BenchWriter>(pid))).ToArray();
         if (options.RaftProfile && backend.StartsWith("raft"))
         {
             ActorBroker.Persistence.Raft.Internal.RaftProfile.Reset();
@@ -189,8 +202,11 @@ sealed class ReplyCollector : ReceiveActor
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
     string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 100_000, bool RaftProfile = false, bool RaftForwarded = true,
-    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false)
+    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, double WarmupSeconds = 10, bool WarmupTrace = false, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false, string[]? RaftSettingsOrNull = null)
 {
+    /// <summary>--raft-set key=value (repeatable): settings of actorbroker.persistence.raft for every replica.</summary>
+    public string[] RaftSettings => RaftSettingsOrNull ?? [];
+
     public static Options Parse(string[] args)
     {
         var o = new Options([1, 8, 64], 200_000, 20_000, 200, null, true, true);
@@ -213,6 +229,8 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 "--no-raft-fwd" => o with { RaftForwarded = false },
                 "--raft-sync" => o with { RaftSyncMode = args[++i] },
                 "--warmup" => o with { WarmupEvents = int.Parse(args[++i]) },
+                "--warmup-trace" => o with { WarmupTrace = true },
+                "--warmup-seconds" => o with { WarmupSeconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture) },
                 "--raft-peers" => o with
                 {
                     RaftPeersInProcess = args[++i] switch
@@ -224,6 +242,7 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 },
                 "--raft-solo" => o with { RaftSolo = true },
                 "--alloc-profile" => o with { AllocationProfile = true },
+                "--raft-set" => o with { RaftSettingsOrNull = [..o.RaftSettings, args[++i]] },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),
             };
         }

@@ -27,10 +27,10 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
 
     /// <param name="solo">No peers: a one-member Raft group (every write commits on the journal's own node), to tell
     /// what replication adds to the journal's own cost.</param>
-    public static async Task<RaftBenchCluster> StartAsync(string directory, string syncMode, bool journalLeads, bool peersInProcess, bool solo = false)
+    public static async Task<RaftBenchCluster> StartAsync(string directory, string syncMode, IEnumerable<string> settings, bool journalLeads, bool peersInProcess, bool solo = false)
     {
         var cluster = new RaftBenchCluster();
-        var members = new LoopbackRaftMembers(directory, $"write-timeout = 60s\nsync-mode = {syncMode}");
+        var members = new LoopbackRaftMembers(directory, string.Join('\n', ["write-timeout = 60s", $"sync-mode = {syncMode}", .. settings]));
         try
         {
             foreach (var i in solo ? [] : new[] { 1, 2 })
