@@ -50,6 +50,9 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
     /// <summary>Test hook: awaited by the background snapshot writer before it writes (holds a snapshot "in progress").</summary>
     internal Func<Task>? BeforeSnapshotWrite { get; set; }
 
+    /// <summary>The background writer of the latest snapshot (completed when none is being written); for tests.</summary>
+    internal Task SnapshotWriting => Volatile.Read(ref _snapshotting);
+
     public async ValueTask DisposeAsync()
     {
         await _lifetime.CancelAsync().ConfigureAwait(false);
