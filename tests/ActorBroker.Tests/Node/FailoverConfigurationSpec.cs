@@ -83,11 +83,23 @@ public class FailoverConfigurationSpec
         Assert.True(config.GetBoolean("actorbroker.node.restart-when-downed.enabled"));
     }
 
+    [Theory(DisplayName = "The replicated profiles keep keep-majority, and a woken frozen node downs itself and rejoins (else it can down the live standby)")]
+    [InlineData("replicated.conf")]
+    [InlineData("replicated-raft.conf")]
+    public void ReplicatedProfilesRejoinAfterAPause(string profile)
+    {
+        var config = NodeConfiguration.Build(ProfileText(profile), [], new Dictionary<string, string?>());
+
+        Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        var selfDown = SelfDownAfterPauseSettings.Create(config);
+        Assert.True(selfDown.Enabled);
+        Assert.Equal(config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"), selfDown.MaxPause);
+        Assert.True(config.GetBoolean("actorbroker.node.restart-when-downed.enabled"));
+    }
+
     [Theory(DisplayName = "Profiles that did not opt in keep the process-ending defaults: no self-down after a pause, no in-process restart")]
     [InlineData("standalone.conf")]
     [InlineData("sql-sqlite.conf")]
-    [InlineData("replicated.conf")]
-    [InlineData("replicated-raft.conf")]
     public void OtherProfilesKeepDefaults(string profile)
     {
         var config = NodeConfiguration.Build(ProfileText(profile), [], new Dictionary<string, string?>());
