@@ -27,6 +27,15 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
             postgres: profile.StartsWith("sql-postgres", StringComparison.Ordinal) ? servers.Postgres : null,
             zooKeeper: profile == "replicated.conf" ? await servers.ZooKeeperAsync() : null);
 
+    /// <summary>SIGSTOP of the master; returns its successor once that one has receipted 40 more messages.</summary>
+    private static async Task<ClusterNode> FreezeUntilReplacedAsync(BrokerCluster cluster, ClusterNode master, FailoverTraffic traffic)
+    {
+        cluster.Freeze(master);
+        var successor = await cluster.WaitForMasterAsync(Failover);
+        await traffic.WaitForReceiptsAsync(traffic.Producer.Receipted.Count + 40, Failover, cluster.Diagnostics);
+        return successor;
+    }
+
     private static void AssertNoViolations(IReadOnlyList<string> violations, FailoverTraffic traffic, BrokerCluster cluster) =>
         Assert.True(violations.Count == 0,
             $"{violations.Count} violations: {string.Join("\n", violations.Take(20))}\n{traffic.Summary()}\n{cluster.Diagnostics()}");
@@ -66,9 +75,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         await using var traffic = FailoverTraffic.Start(cluster.StompPorts, "/queue/freeze");
         await traffic.WaitForReceiptsAsync(40, Failover, cluster.Diagnostics);
 
-        cluster.Freeze(old);
-        var successor = await cluster.WaitForMasterAsync(Failover);
-        await traffic.WaitForReceiptsAsync(traffic.Producer.Receipted.Count + 40, Failover, cluster.Diagnostics);
+        var successor = await FreezeUntilReplacedAsync(cluster, old, traffic);
 
         cluster.Thaw(old);
         Assert.True(await BrokerCluster.WaitForPortClosedAsync(old, Failover), $"the thawed old master kept its STOMP port open\n{cluster.Diagnostics()}");
@@ -106,9 +113,7 @@ public sealed class MasterSlaveProcessSpec(MasterSlaveServers servers)
         await using var traffic = FailoverTraffic.Start(cluster.StompPorts, "/queue/wake-kill");
         await traffic.WaitForReceiptsAsync(40, Failover, cluster.Diagnostics);
 
-        cluster.Freeze(old);
-        var successor = await cluster.WaitForMasterAsync(Failover);
-        await traffic.WaitForReceiptsAsync(traffic.Producer.Receipted.Count + 40, Failover, cluster.Diagnostics);
+        var successor = await FreezeUntilReplacedAsync(cluster, old, traffic);
 
         cluster.Thaw(old);
         await cluster.KillAsync(successor);
