@@ -1,3 +1,4 @@
+using ActorBroker.Coordination;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;

@@ -1,3 +1,4 @@
+using ActorBroker.Coordination;
 using System.Buffers;
 
 namespace ActorBroker.Persistence.File.Internal;

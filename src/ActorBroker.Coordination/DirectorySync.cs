@@ -1,13 +1,14 @@
 using System.Runtime.InteropServices;
 
-namespace ActorBroker.Persistence.File.Internal;
+namespace ActorBroker.Coordination;
 
 /// <summary>
 /// fsync of a directory, so a newly created segment or a rename (fence, snapshot) survives power loss: POSIX makes a
 /// file's directory entry durable only when the directory itself is synced. .NET cannot open a directory handle,
-/// hence libc. A no-op on Windows, where NTFS journals metadata.
+/// hence libc. A no-op on Windows, where NTFS journals metadata. Here, the lowest layer, because every store that
+/// renames or creates files durably (file journal, Raft journal) needs it.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     private const int ReadOnly = 0;
 
