@@ -96,7 +96,7 @@ public sealed class RaftJournal : AsyncWriteJournal
 
     private IPersistentRepresentation Deserialize(StoredEvent stored, string persistenceId)
     {
-        // reads hand out events in arrays of their own (JournalState.ReadEvents reads each from its body cache)
+        // reads hand out events in arrays of their own (JournalState.ReadEvents reads each from its body files)
         var bytes = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(stored.Bytes, out var segment)
                     && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array

@@ -5,14 +5,22 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// <summary>Where <see cref="EventSegments"/> keeps one event's bytes.</summary>
 internal readonly record struct BodyLocation(int Segment, long Offset, int Length);
 
+/// <summary>A segment file a state snapshot refers to, and how many bytes of it the snapshot's events span.</summary>
+internal readonly record struct SegmentExtent(int Id, long Length);
+
 /// <summary>
 /// The event bodies of a <see cref="JournalState"/>, appended to segment files on local disk instead of kept in process
-/// memory: a deep backlog costs disk and evictable page cache, not heap (every replica holds the whole journal). The
-/// files are a cache of what the snapshot and the Raft log hold, rebuilt at every start, so they are never fsynced and
-/// whatever an earlier run left is deleted on open. Appends collect in a 1 MiB buffer written with one write call when
-/// full (a round of a thousand events is a few calls, not a thousand); reads see buffered bytes. A segment file is
-/// deleted once every event in it was deleted. Not thread-safe: the owner serializes access, except that a
-/// <see cref="Pin"/>ned view may be read from another thread while the owner goes on appending.
+/// memory: a deep backlog costs disk and evictable page cache, not heap (every replica holds the whole journal).
+/// <para>
+/// The files are also the body part of the state snapshots: a snapshot is the index plus references to these files
+/// (fsynced when it is taken), so compaction writes tens of bytes per event instead of copying every body again. A
+/// file therefore goes only once no live event is in it AND no snapshot refers to it (<see cref="Reference"/>), and
+/// nothing is deleted on open: the owner either <see cref="Adopt"/>s the files its newest snapshot lists or
+/// <see cref="DeleteAll"/>s them. Appends collect in a 1 MiB buffer written with one write call when full (a round of a
+/// thousand events is a few calls, not a thousand); reads see buffered bytes. Bytes are not fsynced as they are
+/// appended: the Raft log holds every event not yet in a snapshot.
+/// </para>
+/// Not thread-safe: the owner serializes access; <see cref="FlushToDisk"/> of referenced files may run on any thread.
 /// </summary>
 internal sealed class EventSegments : IDisposable
 {
@@ -27,10 +35,9 @@ internal sealed class EventSegments : IDisposable
     private long _length;       // bytes appended to the current segment, buffered ones included
     private long _bufferStart;  // offset in the current segment where the buffered bytes go
     private int _buffered;
-    private int _pins;          // open PinnedBodies views: no file may go while one is open
-    private readonly HashSet<int> _dropWhenUnpinned = [];
 
-    /// <param name="directory">Where the segment files go; files an earlier run left there are deleted.</param>
+    /// <param name="directory">Where the segment files are (created if missing; existing files are left for
+    /// <see cref="Adopt"/> or <see cref="DeleteAll"/>).</param>
     /// <param name="segmentSize">Size after which appends go to a new file (64 MiB; smaller in tests).</param>
     /// <param name="bufferSize">Appends collected before one write call (1 MiB; smaller in tests).</param>
     public EventSegments(DirectoryInfo directory, long segmentSize = 64L << 20, int bufferSize = 1 << 20)
@@ -39,7 +46,7 @@ internal sealed class EventSegments : IDisposable
         _segmentSize = segmentSize;
         _buffer = GC.AllocateUninitializedArray<byte>(bufferSize);
         directory.Create();
-        foreach (var stale in directory.EnumerateFiles("*" + Extension)) stale.Delete();
+        _nextId = Existing().Select(f => f.Id + 1).DefaultIfEmpty(0).Max(); // never reuse the name of a file still there
     }
 
     /// <summary>Appends the bytes and returns where they are.</summary>
@@ -72,69 +79,163 @@ internal sealed class EventSegments : IDisposable
             _buffer.AsSpan((int)(location.Offset - _bufferStart), location.Length).CopyTo(bytes);
             return bytes;
         }
-        ReadFile(_segments[location.Segment], location, bytes);
+        ReadFile(_segments[location.Segment].Handle, _segments[location.Segment].Path, location, bytes);
         return bytes;
     }
 
-    /// <summary>The event at <paramref name="location"/> was deleted; its segment file goes once it holds no live event.</summary>
+    /// <summary>The event at <paramref name="location"/> was deleted; its file goes once nothing needs it.</summary>
     public void Release(BodyLocation location)
     {
-        var segment = _segments[location.Segment];
-        if (--segment.LiveEvents == 0 && location.Segment != _current) DropUnlessPinned(location.Segment);
+        _segments[location.Segment].LiveEvents--;
+        DropIfUnused(location.Segment);
     }
 
     /// <summary>
-    /// A view of every body appended so far that stays readable from any thread until disposed, while appends and
-    /// releases go on: buffered bytes are written out first, and files are not deleted while a view is open (a state
-    /// snapshot written in the background reads its bodies through one). Dispose it with the owner's lock held.
+    /// For a snapshot being taken: writes buffered bytes out and returns every file holding a live event with the
+    /// length appended so far, each now referenced (kept) until <see cref="Unreference"/>d.
     /// </summary>
-    public PinnedBodies Pin()
+    public SegmentExtent[] Reference()
     {
         Flush();
-        _pins++;
-        return new PinnedBodies(this, new Dictionary<int, Segment>(_segments));
+        var extents = _segments.Where(s => s.Value.LiveEvents > 0).Select(s => new SegmentExtent(s.Key, s.Key == _current ? _length : s.Value.Length))
+            .OrderBy(e => e.Id).ToArray();
+        foreach (var extent in extents) _segments[extent.Id].SnapshotRefs++;
+        return extents;
     }
 
-    private void Unpin()
+    /// <summary>A snapshot that referred to these files is gone (superseded and reclaimed, or never finished).</summary>
+    public void Unreference(IEnumerable<int> ids)
     {
-        if (--_pins > 0) return;
-        foreach (var id in _dropWhenUnpinned)
-            if (_segments.ContainsKey(id)) Drop(id);
-        _dropWhenUnpinned.Clear();
+        foreach (var id in ids)
+            if (_segments.TryGetValue(id, out var segment)) // gone already if the state was replaced meanwhile
+            {
+                segment.SnapshotRefs--;
+                DropIfUnused(id);
+            }
     }
 
-    /// <summary>Deletes every segment (the state is being replaced by a snapshot).</summary>
-    public void Clear()
+    /// <summary>
+    /// fsyncs the referenced files through their extents (any thread; the references keep them open). A file no longer
+    /// appended to is synced once, not at every snapshot.
+    /// </summary>
+    public void FlushToDisk(IEnumerable<SegmentExtent> extents)
     {
-        foreach (var id in _segments.Keys.ToList()) Drop(id);
-        _dropWhenUnpinned.Clear();
-        _current = -1;
-        _length = _bufferStart = 0;
-        _buffered = 0;
+        foreach (var extent in extents)
+        {
+            Segment segment;
+            lock (_segments) segment = _segments[extent.Id];
+            if (segment.SyncedLength >= extent.Length) continue;
+            RandomAccess.FlushToDisk(segment.Handle);
+            segment.SyncedLength = extent.Length;
+        }
+    }
+
+    /// <summary>
+    /// Takes over the files a restored snapshot lists (each referenced once, for that snapshot) and deletes every
+    /// other one: those hold bodies of entries after the snapshot, which the Raft log applies again. Appends go to a
+    /// new file. A listed file missing or shorter than listed means the data directory was damaged.
+    /// </summary>
+    public void Adopt(IReadOnlyCollection<SegmentExtent> extents)
+    {
+        CloseAll();
+        var listed = extents.ToDictionary(e => e.Id);
+        foreach (var (id, file) in Existing())
+        {
+            _nextId = Math.Max(_nextId, id + 1); // names are never reused, not even those of deleted files
+            if (!listed.ContainsKey(id)) file.Delete();
+        }
+        foreach (var extent in extents)
+        {
+            var path = PathOf(extent.Id);
+            var length = File.Exists(path) ? new FileInfo(path).Length : -1;
+            if (length < extent.Length)
+                throw new RaftJournalException($"event body file [{path}] is {(length < 0 ? "missing" : $"{length} bytes")} but the state snapshot " +
+                                               $"needs {extent.Length}: the data directory is damaged; empty it and restart the node to copy the state from the leader");
+            var segment = new Segment(path, Open(path, FileMode.Open)) { Length = length, SyncedLength = extent.Length, SnapshotRefs = 1 };
+            lock (_segments) _segments[extent.Id] = segment;
+        }
+    }
+
+    /// <summary>Counts a restored event whose bytes are at <paramref name="location"/> as live.</summary>
+    public void CountLive(BodyLocation location) => _segments[location.Segment].LiveEvents++;
+
+    /// <summary>Deletes every segment file in the directory (no snapshot refers to any, or the state is being replaced).</summary>
+    public void DeleteAll()
+    {
+        CloseAll();
+        foreach (var (_, file) in Existing()) file.Delete();
     }
 
     /// <summary>Segment files in use (for tests).</summary>
     public int Files => _segments.Count;
 
-    public void Dispose() => Clear();
+    /// <summary>Closes the files; they stay on disk (a snapshot may refer to them).</summary>
+    public void Dispose()
+    {
+        Flush();
+        CloseAll();
+    }
+
+    /// <summary>The path of segment <paramref name="id"/> in <paramref name="directory"/>.</summary>
+    public static string FileOf(DirectoryInfo directory, int id) => Path.Combine(directory.FullName, $"{id:D8}{Extension}");
+
+    /// <summary>Opens a referenced file for reading from any thread (a snapshot being sent to a member that is behind).</summary>
+    public static SafeFileHandle OpenForReading(DirectoryInfo directory, int id)
+        => File.OpenHandle(FileOf(directory, id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>Reads <paramref name="location"/>'s bytes into <paramref name="destination"/> (length = location's).</summary>
+    public static void ReadFile(SafeFileHandle handle, string path, BodyLocation location, Span<byte> destination)
+    {
+        for (var done = 0; done < location.Length;)
+        {
+            var read = RandomAccess.Read(handle, destination.Slice(done, location.Length - done), location.Offset + done);
+            if (read == 0)
+                throw new RaftJournalException($"event body file [{path}] ends at {location.Offset + done}, " +
+                                               $"{location.Length - done} bytes short (was the data directory changed under a running node?)");
+            done += read;
+        }
+    }
+
+    private void CloseAll()
+    {
+        foreach (var segment in _segments.Values) segment.Handle.Dispose();
+        lock (_segments) _segments.Clear();
+        _current = -1;
+        _length = _bufferStart = 0;
+        _buffered = 0;
+    }
+
+    private IEnumerable<(int Id, FileInfo File)> Existing()
+        => _directory.EnumerateFiles("*" + Extension)
+            .Select(f => (Ok: int.TryParse(Path.GetFileNameWithoutExtension(f.Name), out var id), Id: id, File: f))
+            .Where(f => f.Ok).Select(f => (f.Id, f.File)).ToList();
+
+    private string PathOf(int id) => FileOf(_directory, id);
+
+    private static SafeFileHandle Open(string path, FileMode mode)
+    {
+        try
+        {
+            return File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        }
+        catch (IOException e)
+        {
+            throw new RaftJournalException($"cannot open the event body file [{path}]: {e.Message}", e);
+        }
+    }
 
     private void Roll()
     {
         Flush();
         var previous = _current;
+        if (previous >= 0) _segments[previous].Length = _length;
         var id = _nextId++;
-        var path = Path.Combine(_directory.FullName, $"{id:D8}{Extension}");
-        try
-        {
-            _segments[id] = new Segment(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite));
-        }
-        catch (IOException e)
-        {
-            throw new RaftJournalException($"cannot create the event body cache file [{path}]: {e.Message}", e);
-        }
+        var path = PathOf(id);
+        var segment = new Segment(path, Open(path, FileMode.CreateNew));
+        lock (_segments) _segments[id] = segment;
         _current = id;
         _length = _bufferStart = 0;
-        if (previous >= 0 && _segments[previous].LiveEvents == 0) DropUnlessPinned(previous);
+        if (previous >= 0) DropIfUnused(previous);
     }
 
     private void Flush()
@@ -150,67 +251,31 @@ internal sealed class EventSegments : IDisposable
         try
         {
             RandomAccess.Write(segment.Handle, bytes, offset);
-            Writeback.Start(segment.Handle, offset, bytes.Length); // no fsync here, but no pile of dirty pages either
+            // not fsynced here (the snapshot that refers to the file fsyncs it), but no pile of dirty pages either
+            Writeback.Start(segment.Handle, offset, bytes.Length);
         }
         catch (IOException e)
         {
-            throw new RaftJournalException($"cannot write the event body cache [{segment.Path}]: {e.Message}", e);
+            throw new RaftJournalException($"cannot write the event body file [{segment.Path}]: {e.Message}", e);
         }
     }
 
-    private void DropUnlessPinned(int id)
-    {
-        if (_pins > 0) _dropWhenUnpinned.Add(id);
-        else Drop(id);
-    }
-
-    private void Drop(int id)
+    private void DropIfUnused(int id)
     {
         var segment = _segments[id];
-        _segments.Remove(id);
+        if (segment.LiveEvents > 0 || segment.SnapshotRefs > 0 || id == _current) return;
+        lock (_segments) _segments.Remove(id);
         segment.Handle.Dispose();
         File.Delete(segment.Path);
-        if (id == _current)
-        {
-            _current = -1;
-            _buffered = 0;
-        }
     }
 
-    /// <summary>Reads bodies through the files that existed when it was taken (<see cref="EventSegments.Pin"/>).</summary>
-    public sealed class PinnedBodies : IDisposable
-    {
-        private EventSegments? _owner;
-        private readonly Dictionary<int, Segment> _segments;
-
-        internal PinnedBodies(EventSegments owner, Dictionary<int, Segment> segments) => (_owner, _segments) = (owner, segments);
-
-        /// <summary>Copies the bytes at <paramref name="location"/> (appended before the pin) into <paramref name="destination"/>.</summary>
-        public void Read(BodyLocation location, Span<byte> destination) => ReadFile(_segments[location.Segment], location, destination);
-
-        public void Dispose()
-        {
-            _owner?.Unpin();
-            _owner = null;
-        }
-    }
-
-    private static void ReadFile(Segment segment, BodyLocation location, Span<byte> destination)
-    {
-        for (var done = 0; done < location.Length;)
-        {
-            var read = RandomAccess.Read(segment.Handle, destination.Slice(done, location.Length - done), location.Offset + done);
-            if (read == 0)
-                throw new RaftJournalException($"event body cache [{segment.Path}] ends at {location.Offset + done}, " +
-                                               $"{location.Length - done} bytes short (was the data directory changed under a running node?)");
-            done += read;
-        }
-    }
-
-    internal sealed class Segment(string path, SafeFileHandle handle)
+    private sealed class Segment(string path, SafeFileHandle handle)
     {
         public string Path { get; } = path;
         public SafeFileHandle Handle { get; } = handle;
         public int LiveEvents;
+        public int SnapshotRefs;             // snapshots (being written, published or not yet reclaimed) that list it
+        public long Length;                  // bytes, once it is no longer appended to
+        public long SyncedLength;            // bytes known to be on disk (written by FlushToDisk's thread)
     }
 }

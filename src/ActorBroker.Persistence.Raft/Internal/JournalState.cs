@@ -11,22 +11,24 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// </summary>
 internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDisposable
 {
-    private const byte SnapshotFormatVersion = 1;
-
     private readonly Dictionary<string, PersistenceIdState> _ids = new(StringComparer.Ordinal);
     private readonly EventSegments _bodies = new(bodies);
     private readonly Dictionary<Guid, OperationOutcome> _recentOutcomes = new();
     private readonly Queue<Guid> _recentOrder = new();
     private long _maxEpoch;
-    private long _bytes;
+    private long _bytes; // see SnapshotBytes
+
+    /// <summary>What an event costs an indexed snapshot: sequence number and body location (8 + 4 + 8 + 4 bytes).</summary>
+    private const int EventIndexBytes = 24;
 
     public long MaxEpoch => _maxEpoch;
 
     /// <summary>
-    /// Event and snapshot payload bytes held (what a state snapshot mostly consists of); the state machine compares
-    /// it with the log written since its last snapshot to decide when the next one pays off.
+    /// About what an indexed snapshot of this state writes (event index entries, Akka snapshot payloads, which are held
+    /// inline); the state machine compares it with the log written since its last snapshot to decide when the next one
+    /// pays off.
     /// </summary>
-    public long PayloadBytes => _bytes;
+    public long SnapshotBytes => _bytes + _recentOrder.Count * 32L;
 
     public long HighestSequenceNr(string persistenceId) => _ids.TryGetValue(persistenceId, out var state) ? state.Highest : 0L;
 
@@ -103,7 +105,7 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
                 foreach (var e in write.Events)
                 {
                     state.Events.Add(new EventEntry(e.SequenceNr, _bodies.Append(e.Bytes.Span)));
-                    _bytes += e.Bytes.Length;
+                    _bytes += EventIndexBytes;
                 }
                 if (write.Events.Count > 0) state.Highest = write.Events[^1].SequenceNr;
                 break;
@@ -119,7 +121,7 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
                     foreach (var e in state.Events)
                     {
                         if (e.SequenceNr > to) break; // ascending
-                        _bytes -= e.Body.Length;
+                        _bytes -= EventIndexBytes;
                         _bodies.Release(e.Body);
                         deleted++;
                     }
@@ -165,127 +167,68 @@ internal sealed class JournalState(int dedupWindow, DirectoryInfo bodies) : IDis
         return state;
     }
 
-    /// <summary>Writes the whole state, event bodies included, to <paramref name="destination"/> (left open).</summary>
+    /// <summary>
+    /// The state as it is now, for a snapshot written later from another thread while this state goes on changing:
+    /// copies the index (a few dozen bytes per event) and references the body files it points into, which stay until
+    /// <see cref="ReleaseSegments"/>. No body is copied.
+    /// </summary>
+    public StateImage Capture() => Image(_bodies.Reference());
+
+    /// <summary>fsyncs the body files <paramref name="image"/> refers to (any thread): a snapshot must not point at bytes not on disk.</summary>
+    public void FlushBodiesToDisk(StateImage image) => _bodies.FlushToDisk(image.Segments);
+
+    /// <summary>A snapshot that referred to these body files is gone; the files go once no live event is in them either.</summary>
+    public void ReleaseSegments(IEnumerable<int> segmentIds) => _bodies.Unreference(segmentIds);
+
+    /// <summary>Writes the whole state, event bodies included (the full form), to <paramref name="destination"/> (left open).</summary>
     public void Serialize(Stream destination)
-    {
-        using var image = Capture();
-        image.WriteTo(destination, CancellationToken.None);
-    }
+        => Image([]).WriteFull(destination, (location, span) => _bodies.Read(location).CopyTo(span), CancellationToken.None);
 
     /// <summary>
-    /// The state as it is now, to be written later from any thread (<see cref="StateImage.WriteTo"/>) while this state
-    /// goes on changing: copies the index (a few dozen bytes per event) and pins the event-body files, but copies no
-    /// body. Dispose the image under the owner's lock.
+    /// Replaces the whole state by an image read from <paramref name="source"/> (left open), either form: a full one's
+    /// bodies are written to new body files (every existing one is deleted first); an indexed one takes over the body
+    /// files it lists and deletes the others. Returns the files the restored image refers to (now referenced once).
     /// </summary>
-    public StateImage Capture()
+    public SegmentExtent[] Restore(Stream source)
     {
-        var recent = _recentOrder.Select(id => (id, _recentOutcomes[id])).ToArray();
-        var ids = _ids.Select(p => new StateImage.Id(p.Key, p.Value.Highest, p.Value.DeletedTo, p.Value.Events.ToArray(), p.Value.Snapshots.ToArray()))
-            .ToArray();
-        return new StateImage(_maxEpoch, recent, ids, _bodies.Pin());
-    }
-
-    /// <summary>A captured state (<see cref="Capture"/>): the index copied, the bodies read from the pinned files.</summary>
-    public sealed class StateImage(long maxEpoch, (Guid Id, OperationOutcome Outcome)[] recent, StateImage.Id[] ids, EventSegments.PinnedBodies bodies)
-        : IDisposable
-    {
-        internal sealed record Id(string PersistenceId, long Highest, long DeletedTo, EventEntry[] Events, StoredSnapshot[] Snapshots);
-
-        /// <summary>
-        /// Writes the image (the <see cref="Restore"/> format) to <paramref name="destination"/> (left open), calling
-        /// <paramref name="onProgress"/> after every 4096 events.
-        /// </summary>
-        public void WriteTo(Stream destination, CancellationToken token, Action? onProgress = null)
-        {
-            using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
-            writer.Write(SnapshotFormatVersion);
-            writer.Write(maxEpoch);
-            writer.Write(recent.Length);
-            foreach (var (id, outcome) in recent)
-            {
-                writer.Write(id.ToByteArray());
-                writer.Write((byte)outcome.Code);
-                writer.Write(outcome.LogIndex);
-                writer.Write(outcome.Detail);
-            }
-            writer.Write(ids.Length);
-            var body = new byte[4096];
-            var written = 0L;
-            foreach (var state in ids)
-            {
-                token.ThrowIfCancellationRequested();
-                writer.Write(state.PersistenceId);
-                writer.Write(state.Highest);
-                writer.Write(state.DeletedTo);
-                writer.Write(state.Events.Length);
-                foreach (var e in state.Events)
-                {
-                    if ((++written & 4095) == 0)
-                    {
-                        token.ThrowIfCancellationRequested();
-                        writer.Flush();
-                        onProgress?.Invoke();
-                    }
-                    writer.Write(e.SequenceNr);
-                    if (body.Length < e.Body.Length) body = new byte[Math.Max(e.Body.Length, body.Length * 2)];
-                    bodies.Read(e.Body, body.AsSpan(0, e.Body.Length));
-                    writer.Write(e.Body.Length); // the layout of OperationCodec.WriteBytes
-                    writer.Write(body, 0, e.Body.Length);
-                }
-                writer.Write(state.Snapshots.Length);
-                foreach (var snapshot in state.Snapshots) OperationCodec.WriteSnapshot(writer, snapshot);
-            }
-        }
-
-        public void Dispose() => bodies.Dispose();
-    }
-
-    /// <summary>Replaces the whole state by a <see cref="Serialize"/> image read from <paramref name="source"/> (left open).</summary>
-    public void Restore(Stream source)
-    {
-        using var reader = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);
-        var version = reader.ReadByte();
-        if (version != SnapshotFormatVersion)
-            throw new InvalidDataException($"raft journal: unsupported state snapshot version [{version}], expected [{SnapshotFormatVersion}]");
         _ids.Clear();
-        _bodies.Clear();
         _recentOutcomes.Clear();
         _recentOrder.Clear();
         _bytes = 0;
-        _maxEpoch = reader.ReadInt64();
-        var recent = reader.ReadInt32();
-        for (var i = 0; i < recent; i++)
+        var version = StateImage.ReadVersion(source);
+        if (version == StateImage.Full) _bodies.DeleteAll();
+        var image = StateImage.Read(source, version, body => _bodies.Append(body));
+        if (version == StateImage.Indexed) _bodies.Adopt(image.Segments);
+        _maxEpoch = image.MaxEpoch;
+        foreach (var (id, outcome) in image.Recent)
         {
-            var id = OperationCodec.ReadGuid(reader);
-            var outcome = new OperationOutcome((OutcomeCode)reader.ReadByte(), reader.ReadInt64(), reader.ReadString());
             _recentOutcomes[id] = outcome;
             _recentOrder.Enqueue(id);
         }
-        var ids = reader.ReadInt32();
-        for (var i = 0; i < ids; i++)
+        foreach (var restored in image.Ids)
         {
-            var state = new PersistenceIdState();
-            _ids[reader.ReadString()] = state;
-            state.Highest = reader.ReadInt64();
-            state.DeletedTo = reader.ReadInt64();
-            var events = reader.ReadInt32();
-            for (var j = 0; j < events; j++)
+            var state = new PersistenceIdState { Highest = restored.Highest, DeletedTo = restored.DeletedTo };
+            _ids[restored.PersistenceId] = state;
+            state.Events.AddRange(restored.Events);
+            state.Snapshots.AddRange(restored.Snapshots);
+            foreach (var e in restored.Events)
             {
-                var sequenceNr = reader.ReadInt64();
-                var body = OperationCodec.ReadBytes(reader);
-                state.Events.Add(new EventEntry(sequenceNr, _bodies.Append(body)));
-                _bytes += body.Length;
+                if (version == StateImage.Indexed) _bodies.CountLive(e.Body); // a full image's appends counted themselves
+                _bytes += EventIndexBytes;
             }
-            var snapshots = reader.ReadInt32();
-            for (var j = 0; j < snapshots; j++) state.Snapshots.Add(OperationCodec.ReadSnapshot(reader));
-            foreach (var snapshot in state.Snapshots) _bytes += snapshot.Bytes.Length;
+            foreach (var snapshot in restored.Snapshots) _bytes += snapshot.Bytes.Length;
         }
+        return image.Segments;
     }
 
-    public void Dispose() => _bodies.Dispose();
+    /// <summary>Deletes every body file (a start with no snapshot: the whole state comes from the log).</summary>
+    public void ResetBodies() => _bodies.DeleteAll();
 
-    /// <summary>One stored event: its sequence number and where its bytes are.</summary>
-    internal readonly record struct EventEntry(long SequenceNr, BodyLocation Body);
+    private StateImage Image(SegmentExtent[] segments)
+        => new(_maxEpoch, _recentOrder.Select(id => (id, _recentOutcomes[id])).ToArray(), segments,
+            _ids.Select(p => new StateImage.Id(p.Key, p.Value.Highest, p.Value.DeletedTo, p.Value.Events.ToArray(), p.Value.Snapshots.ToArray())).ToArray());
+
+    public void Dispose() => _bodies.Dispose();
 
     private sealed class PersistenceIdState
     {

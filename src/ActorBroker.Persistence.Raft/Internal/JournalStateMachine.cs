@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using ActorBroker.Coordination;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 
@@ -12,19 +13,28 @@ namespace ActorBroker.Persistence.Raft.Internal;
 /// from journal actors run concurrently and take <see cref="_gate"/>, as does every mutation.
 /// <para>
 /// Snapshots are written in the background while entries go on being applied: DotNext's SimpleStateMachine makes the
-/// next apply wait for the snapshot, and a snapshot holds every event body, so with a deep journal (a backlog of a
-/// GB) every compaction stopped all commits for seconds, long enough for Akka's journal circuit breaker to fail
-/// writes. Here the apply that decides on a snapshot only captures the index (<see cref="JournalState.Capture"/>,
-/// bodies pinned in their files); the file is written from that capture on another thread and becomes the snapshot
-/// DotNext compacts to (<see cref="ISnapshotManager.Snapshot"/>) once it is complete and on disk.
+/// next apply wait for the snapshot, and with a deep journal (a backlog of a GB) every compaction then stopped all
+/// commits for seconds, long enough for Akka's journal circuit breaker to fail writes. Here the apply that decides on
+/// a snapshot only captures the index (<see cref="JournalState.Capture"/>); the file is written from that capture on
+/// another thread and becomes the snapshot DotNext compacts to (<see cref="ISnapshotManager.Snapshot"/>) once it is
+/// complete and on disk.
+/// </para>
+/// <para>
+/// A snapshot of this replica's own is <i>indexed</i> (<see cref="StateImage"/>): the index plus references to the
+/// event-body files, which it fsyncs first and which stay until the snapshot is reclaimed. Writing every body into each
+/// snapshot again made compaction O(journal): with three replicas on two cores, each copying a GB, commits slowed for
+/// seconds at every compaction. A member behind the compacted log has none of those files, so what DotNext sends it
+/// is the <i>full</i> form, generated from the index and the files as it is sent; the receiver keeps that as its
+/// snapshot until it takes one of its own.
 /// </para>
 /// </summary>
 internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
 {
-    private const int CopyBlock = 1 << 20;
+    internal const int CopyBlock = 1 << 20; // buffer of snapshot file reads and writes
     private const string PartialSuffix = ".partial";
     private readonly object _gate = new();
     private readonly DirectoryInfo _location;
+    private readonly DirectoryInfo _bodies;
     private readonly int _snapshotInterval;
     private readonly JournalState _state;
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<OperationOutcome>> _waiters = new();
@@ -35,12 +45,15 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
     private int _restoredSnapshots;
     private volatile StateSnapshot? _snapshot;       // newest complete snapshot: what the WAL may compact to
     private Task _snapshotting = Task.CompletedTask; // writer of the next one (touched by the applier only)
+    private readonly Dictionary<long, int[]> _snapshotSegments = new(); // body files each indexed snapshot holds (by index; under _gate)
 
     /// <param name="location">Directory of the state snapshots; an unfinished one an earlier run left is deleted.</param>
-    /// <param name="bodies">Directory of the event-body cache files (<see cref="EventSegments"/>), emptied here.</param>
+    /// <param name="bodies">Directory of the event-body files (<see cref="EventSegments"/>); <see cref="RestoreAsync"/> keeps
+    /// those its snapshot refers to and deletes the rest.</param>
     public JournalStateMachine(DirectoryInfo location, DirectoryInfo bodies, int snapshotInterval, int dedupWindow)
     {
         _location = location;
+        _bodies = bodies;
         _snapshotInterval = snapshotInterval;
         location.Create();
         foreach (var partial in location.EnumerateFiles("*" + PartialSuffix)) partial.Delete();
@@ -122,7 +135,7 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
         {
             RaftProfile.Count(ref RaftProfile.AppliedEntries);
             _logBytesSinceSnapshot += payload.Length;
-            // Event bodies are decoded as slices of the entry's bytes and copied once, into the state's body cache:
+            // Event bodies are decoded as slices of the entry's bytes and copied once, into the state's body files:
             // straight from the WAL's buffer when the entry is one segment, else through a rented buffer (not a fresh
             // large-object array per entry and replica). Either buffer is valid only within this call.
             if (payload.IsSingleSegment)
@@ -147,15 +160,14 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
 
         RaftProfile.Add(ref RaftProfile.ApplyTicks, t0);
         Volatile.Write(ref _lastAppliedIndex, entry.Index);
-        // A snapshot writes the whole state (every event body), so taking one every snapshot-interval entries would
-        // cost O(state) per interval: with big states and small entries, most of the CPU. It is taken once
-        // snapshot-interval entries were applied AND the log written since the last one reached half the state's
-        // payload size: snapshot cost per written byte stays bounded, and so does the log a restart replays (about
-        // half of what the snapshot holds). While one is being written the next waits.
-        if (++_appliedSinceSnapshot >= _snapshotInterval && _logBytesSinceSnapshot >= StatePayloadBytes() / 2 && _snapshotting.IsCompleted)
+        // A snapshot writes the whole index (24 bytes per event), so taking one every snapshot-interval entries would
+        // cost O(state) per interval: with a deep journal and small entries, most of the CPU. It is taken once
+        // snapshot-interval entries were applied AND the log written since the last one reached half the snapshot's
+        // size: snapshot cost per written byte stays bounded. While one is being written the next waits.
+        if (++_appliedSinceSnapshot >= _snapshotInterval && _logBytesSinceSnapshot >= StateSnapshotBytes() / 2 && _snapshotting.IsCompleted)
         {
             _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
-            JournalState.StateImage image;
+            StateImage image;
             lock (_gate) image = _state.Capture();
             var (index, term) = (entry.Index, entry.Term);
             _snapshotting = Task.Run(() => WriteSnapshotAsync(image, index, term, _lifetime.Token));
@@ -180,43 +192,50 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
 
     ISnapshot? ISnapshotManager.Snapshot => _snapshot;
 
-    private long StatePayloadBytes()
+    private long StateSnapshotBytes()
     {
-        lock (_gate) return _state.PayloadBytes;
+        lock (_gate) return _state.SnapshotBytes;
     }
 
     /// <summary>Writes a captured state as the snapshot at (index, term), then makes it the one the WAL compacts to.</summary>
-    private async Task WriteSnapshotAsync(JournalState.StateImage image, long index, long term, CancellationToken token)
+    private async Task WriteSnapshotAsync(StateImage image, long index, long term, CancellationToken token)
     {
         var t0 = RaftProfile.Now;
         var file = SnapshotFile(index, term);
+        var segmentIds = image.Segments.Select(s => s.Id).ToArray();
         try
         {
             if (BeforeSnapshotWrite is { } hook) await hook().ConfigureAwait(false);
+            // the bodies first: once published, DotNext deletes the log the snapshot covers, and with it the only
+            // other copy of those bytes
+            _state.FlushBodiesToDisk(image);
             await using (var stream = new FileStream(file.FullName + PartialSuffix, FileMode.Create, FileAccess.Write, FileShare.None, CopyBlock))
             {
                 // written out as it goes (Writeback), so the final fsync does not hold the disk, and the WAL's fsyncs
-                // behind it, for the seconds a GB of dirty pages takes
-                image.WriteTo(stream, token, onProgress: () =>
+                // behind it, for the time a large index's dirty pages take
+                image.WriteIndexed(stream, token, onProgress: () =>
                 {
                     stream.Flush();
                     Writeback.Start(stream.SafeFileHandle, 0, 0);
                 });
-                stream.Flush(flushToDisk: true); // DotNext deletes the log the snapshot covers once it is published
+                stream.Flush(flushToDisk: true);
             }
             File.Move(file.FullName + PartialSuffix, file.FullName, overwrite: true);
+            DirectorySync.Flush(_location.FullName); // the rename too must survive a power loss before the log goes
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (Exception e)
         {
-            File.Delete(file.FullName + PartialSuffix); // stopping: the log still holds everything
-            return;
-        }
-        finally
-        {
-            lock (_gate) image.Dispose();
+            lock (_gate) _state.ReleaseSegments(segmentIds);
+            if (e is OperationCanceledException && token.IsCancellationRequested)
+            {
+                File.Delete(file.FullName + PartialSuffix); // stopping: the log still holds everything
+                return;
+            }
+            throw;
         }
         file.Refresh();
-        _snapshot = new StateSnapshot(file, index, term);
+        lock (_gate) _snapshotSegments[index] = segmentIds;
+        _snapshot = new StateSnapshot(file, index, term, StateImage.Indexed, _bodies);
         RaftProfile.Count(ref RaftProfile.Snapshots);
         RaftProfile.Count(ref RaftProfile.SnapshotBytes, file.Length);
         RaftProfile.Add(ref RaftProfile.SnapshotTicks, t0);
@@ -235,9 +254,10 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
             RandomAccess.FlushToDisk(handle);
         }
         File.Move(file.FullName + PartialSuffix, file.FullName, overwrite: true);
+        DirectorySync.Flush(_location.FullName);
         file.Refresh();
-        await RestoreFromAsync(file, token).ConfigureAwait(false);
-        _snapshot = new StateSnapshot(file, entry.Index, entry.Term);
+        await RestoreFromAsync(file, entry.Index, token).ConfigureAwait(false); // full form: the body files are rewritten
+        _snapshot = new StateSnapshot(file, entry.Index, entry.Term, StateImage.Full, _bodies);
         Volatile.Write(ref _lastAppliedIndex, entry.Index);
         return entry.Index;
     }
@@ -245,53 +265,48 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
     /// <summary>Restores the newest snapshot on disk, if any; call once, before the WAL starts applying.</summary>
     public async ValueTask RestoreAsync(CancellationToken token)
     {
-        var newest = _location.EnumerateFiles().Select(StateSnapshot.TryOpen).OfType<StateSnapshot>().MaxBy(s => s.Index);
-        if (newest is null) return;
-        await RestoreFromAsync(newest.File, token).ConfigureAwait(false);
+        var newest = _location.EnumerateFiles().Select(f => StateSnapshot.TryOpen(f, _bodies)).OfType<StateSnapshot>().MaxBy(s => s.Index);
+        if (newest is null)
+        {
+            lock (_gate) _state.ResetBodies(); // files an earlier run left: their events all come from the log again
+            return;
+        }
+        await RestoreFromAsync(newest.File, newest.Index, token).ConfigureAwait(false);
         _snapshot = newest;
         Volatile.Write(ref _lastAppliedIndex, newest.Index);
     }
 
-    private async ValueTask RestoreFromAsync(FileInfo snapshotFile, CancellationToken token)
+    private async ValueTask RestoreFromAsync(FileInfo snapshotFile, long index, CancellationToken token)
     {
         await using var image = new FileStream(snapshotFile.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBlock);
         token.ThrowIfCancellationRequested();
-        lock (_gate) _state.Restore(image); // streamed: bodies go to the state's body cache as they are read
+        lock (_gate)
+        {
+            // full form: streamed, bodies go to new body files as they are read; indexed: the files it lists are kept
+            var segments = _state.Restore(image);
+            _snapshotSegments.Clear(); // earlier snapshots' files are gone or adopted by this one
+            if (segments.Length > 0) _snapshotSegments[index] = segments.Select(s => s.Id).ToArray();
+        }
         _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
         Interlocked.Increment(ref _restoredSnapshots);
     }
 
-    /// <summary>Deletes snapshots older than the one DotNext now knows as the newest (it reads none of them again).</summary>
+    /// <summary>
+    /// Deletes snapshots older than the one DotNext now knows as the newest (it reads none of them again), and lets go
+    /// of the body files only they referred to.
+    /// </summary>
     ValueTask ISnapshotManager.ReclaimGarbageAsync(long watermark, CancellationToken token)
     {
-        foreach (var old in _location.EnumerateFiles().Select(StateSnapshot.TryOpen).OfType<StateSnapshot>())
-            if (old.Index < watermark && old.Index != _snapshot?.Index) old.File.Delete();
+        foreach (var old in _location.EnumerateFiles().Select(f => StateSnapshot.TryOpen(f, _bodies)).OfType<StateSnapshot>())
+        {
+            if (old.Index >= watermark || old.Index == _snapshot?.Index) continue;
+            old.File.Delete();
+            lock (_gate)
+                if (_snapshotSegments.Remove(old.Index, out var segmentIds))
+                    _state.ReleaseSegments(segmentIds);
+        }
         return ValueTask.CompletedTask;
     }
 
     private FileInfo SnapshotFile(long index, long term) => new(Path.Combine(_location.FullName, $"{index}-{term}"));
-
-    /// <summary>A complete snapshot file, as DotNext sends it to a member behind the compacted log.</summary>
-    private sealed class StateSnapshot(FileInfo file, long index, long term) : ISnapshot
-    {
-        public FileInfo File => file;
-        public long Index => index;
-        public long Term => term;
-        public DateTimeOffset Timestamp => file.LastWriteTimeUtc;
-        long? IDataTransferObject.Length => file.Length;
-        bool IDataTransferObject.IsReusable => true;
-
-        public async ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token) where TWriter : IAsyncBinaryWriter
-        {
-            await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, CopyBlock,
-                FileOptions.Asynchronous | FileOptions.SequentialScan);
-            await writer.CopyFromAsync(stream, count: null, token).ConfigureAwait(false);
-        }
-
-        /// <summary>The snapshot a file named <c>index-term</c> holds; null for any other file.</summary>
-        public static StateSnapshot? TryOpen(FileInfo file)
-            => file.Name.Split('-') is [var i, var t] && long.TryParse(i, out var index) && long.TryParse(t, out var term)
-                ? new StateSnapshot(file, index, term)
-                : null;
-    }
 }

@@ -73,7 +73,7 @@ internal static class OperationCodec
 
     /// <summary>
     /// Decodes a batch straight from the entry's bytes. Event bodies are slices of <paramref name="bytes"/>, not
-    /// copies: whoever keeps them beyond the buffer's lifetime copies them (the state does, into its body cache).
+    /// copies: whoever keeps them beyond the buffer's lifetime copies them (the state does, into its body files).
     /// </summary>
     public static List<JournalOperation> Decode(ReadOnlyMemory<byte> bytes)
     {

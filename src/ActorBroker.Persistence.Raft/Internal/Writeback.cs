@@ -5,7 +5,7 @@ namespace ActorBroker.Persistence.Raft.Internal;
 
 /// <summary>
 /// Starts the kernel writing a file range to disk without waiting for it (Linux <c>sync_file_range</c>, as RocksDB's
-/// <c>bytes_per_sync</c> does). Files this journal writes without fsyncing as it goes (the event-body cache, a state
+/// <c>bytes_per_sync</c> does). Files this journal writes without fsyncing as it goes (the event-body files, a state
 /// snapshot being written) otherwise leave up to ~2 GB of dirty pages on a busy replica (measured with the journal
 /// benchmark), which the kernel writes back in bursts; an fsync that lands in a burst (the WAL's, or the snapshot's own
 /// at its end) waits behind them. Started early, the same bytes go out in a steady trickle (dirty pages stayed under

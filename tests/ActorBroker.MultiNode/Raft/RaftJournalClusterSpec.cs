@@ -139,6 +139,30 @@ public sealed class RaftJournalClusterSpec
         Assert.Equal(before, cluster.Nodes[0].Replica!.StateMachine.Digest());
     }
 
+    [Fact(DisplayName = "After every node was killed and restarted with compacted logs each restores its own snapshot (index plus the body files it kept) and the state is the same")]
+    public async Task All_restarted_from_snapshots_same_state()
+    {
+        await using var cluster = await RaftTestCluster.StartAsync(extraConfig: "actorbroker.persistence.raft.snapshot-interval = 10");
+        var leader = await cluster.WaitOnLeaderAsync();
+        await AppendAllAsync(leader, "big", Events("b", 60)); // 60 entries: several state snapshots on every node
+        await AppendAllAsync(await cluster.RandomFollowerAsync(), "small", Events("s", 3));
+        await cluster.WaitUntilConvergedAsync();
+        var before = cluster.Nodes[0].Replica!.StateMachine.Digest();
+
+        foreach (var node in cluster.Nodes) await cluster.KillAsync(node);
+        await Task.WhenAll(cluster.Nodes.Select(cluster.RestartAsync));
+        await cluster.WaitOnLeaderAsync();
+
+        foreach (var node in cluster.Nodes)
+        {
+            Assert.True(node.Replica!.StateMachine.RestoredSnapshots > 0, "every node took snapshots before, so it restarts from its own");
+            Assert.Equal(Events("b", 60), await EventLog.ReplayAsync(node.System!, "big", AskTimeout));
+            Assert.Equal(Events("s", 3), await EventLog.ReplayAsync(node.System!, "small", AskTimeout));
+        }
+        await cluster.WaitUntilConvergedAsync();
+        Assert.All(cluster.Nodes, node => Assert.Equal(before, node.Replica!.StateMachine.Digest()));
+    }
+
     [Fact(DisplayName = "A wiped node re-added with an empty disk catches up (from the leader's snapshot once the log was compacted)")]
     public async Task Wiped_node_catches_up()
     {

@@ -49,37 +49,61 @@ public sealed class EventSegmentsSpec : IDisposable
         Assert.Equal(Body(7, 10), segments.Read(segments.Append(Body(7, 10))));
     }
 
-    [Fact(DisplayName = "A pinned view reads its bodies, buffered ones included, while appends and releases go on; released files go when it is disposed")]
-    public void PinnedViewOutlivesReleases()
+    [Fact(DisplayName = "A file a snapshot references outlives the release of its events; it goes once the last reference is dropped")]
+    public void ReferencedSegmentsOutliveReleases()
     {
         using var segments = new EventSegments(Directory, segmentSize: 1_000, bufferSize: 256);
         var before = Enumerable.Range(0, 5).Select(i => (Body: Body(i, 240), At: segments.Append(Body(i, 240)))).ToList(); // last one buffered
-        var pinned = segments.Pin();
-        var buffer = new byte[240];
-        foreach (var (_, at) in before) segments.Release(at);      // every event of segment 0 deleted while pinned
+        var extents = segments.Reference();
+        Assert.Equal([new SegmentExtent(0, 960), new SegmentExtent(1, 240)], extents); // buffered bytes written out, lengths so far
+        Assert.Equal(960 + 240, new FileInfo(Path.Combine(_directory.Path, "00000000.bodies")).Length + new FileInfo(Path.Combine(_directory.Path, "00000001.bodies")).Length);
+        foreach (var (_, at) in before) segments.Release(at);             // every event deleted while referenced
         for (var i = 0; i < 10; i++) segments.Append(Body(100 + i, 240)); // and more appended, rolling to new files
-        Assert.True(FilesOnDisk >= 3, "segment 0 must stay while a view is pinned");
-        foreach (var (body, at) in before)
+        Assert.True(File.Exists(Path.Combine(_directory.Path, "00000000.bodies")), "segment 0 must stay while a snapshot references it");
+        segments.FlushToDisk(extents);
+        using (var handle = EventSegments.OpenForReading(Directory, 0))
         {
-            pinned.Read(at, buffer);
-            Assert.Equal(body, buffer);
+            var buffer = new byte[240];
+            EventSegments.ReadFile(handle, "segment 0", before[1].At, buffer);
+            Assert.Equal(before[1].Body, buffer);
         }
-        var filesWhilePinned = FilesOnDisk;
-        pinned.Dispose();
-        Assert.Equal(filesWhilePinned - 1, FilesOnDisk); // segment 0 went with the view
+        var filesWhileReferenced = FilesOnDisk;
+        segments.Unreference(extents.Select(e => e.Id));
+        Assert.Equal(filesWhileReferenced - 1, FilesOnDisk); // segment 0 went with the reference
+        Assert.False(File.Exists(Path.Combine(_directory.Path, "00000000.bodies")));
+        Assert.True(File.Exists(Path.Combine(_directory.Path, "00000001.bodies")), "segment 1 holds live events appended later");
     }
 
-    [Fact(DisplayName = "Files an earlier run left are deleted on open (the cache is rebuilt from snapshot and log), and Clear deletes every file")]
-    public void StaleFilesAndClear()
+    [Fact(DisplayName = "After a restart the files a snapshot lists are adopted (bodies readable, others deleted, new appends in a new file); DeleteAll deletes every file")]
+    public void AdoptAndDeleteAll()
     {
-        File.WriteAllBytes(Path.Combine(_directory.Path, "00000000.bodies"), new byte[100]);
-        using var segments = new EventSegments(Directory, segmentSize: 1_000, bufferSize: 100);
-        Assert.Equal(0, FilesOnDisk);
-        for (var i = 0; i < 10; i++) segments.Append(Body(i, 300));
-        Assert.True(FilesOnDisk > 1);
-        segments.Clear();
-        Assert.Equal(0, FilesOnDisk);
-        var at = segments.Append(Body(1, 5));
-        Assert.Equal(Body(1, 5), segments.Read(at));
+        SegmentExtent[] extents;
+        BodyLocation kept, later;
+        using (var before = new EventSegments(Directory, segmentSize: 1_000, bufferSize: 100))
+        {
+            kept = before.Append(Body(1, 300));
+            before.Append(Body(2, 300));
+            extents = before.Reference();
+            later = before.Append(Body(3, 800)); // after the snapshot: a file of its own, which the log would rebuild
+            Assert.Equal(2, FilesOnDisk);
+        }
+
+        using (var after = new EventSegments(Directory, segmentSize: 1_000, bufferSize: 100))
+        {
+            after.Adopt(extents);
+            Assert.Equal(1, FilesOnDisk);
+            after.CountLive(kept);
+            Assert.Equal(Body(1, 300), after.Read(kept));
+            var appended = after.Append(Body(4, 10));
+            Assert.NotEqual(kept.Segment, appended.Segment);
+            Assert.NotEqual(later.Segment, appended.Segment); // never the name of a file an earlier run had
+            Assert.Equal(Body(4, 10), after.Read(appended));
+            after.DeleteAll();
+            Assert.Equal(0, FilesOnDisk);
+        }
+
+        using var damaged = new EventSegments(Directory);
+        var error = Assert.Throws<ActorBroker.Persistence.Raft.RaftJournalException>(() => damaged.Adopt(extents));
+        Assert.Contains("missing", error.Message);
     }
 }

@@ -1,5 +1,6 @@
 using ActorBroker.Persistence.Raft.Internal;
 using ActorBroker.Testing;
+using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Xunit;
@@ -77,8 +78,13 @@ public sealed class JournalStateMachineSpec : IAsyncDisposable
         Assert.NotNull(snapshot);
         Assert.Equal(1, snapshot.Index);
 
-        // a node restarting from that snapshot alone sees exactly index 1: a's first 20 events, bodies intact, no b
-        await using var restored = new JournalStateMachine(new DirectoryInfo(_directory.Combine("state")), new DirectoryInfo(_directory.Combine("bodies2")),
+        // The node stops; restarted from that snapshot alone (no log), it sees exactly index 1: a's first 20 events,
+        // bodies intact although all 40 were deleted (their file stayed for the snapshot), and no b.
+        _disposables.Remove(log);
+        _disposables.Remove(machine);
+        await log.DisposeAsync();
+        await machine.DisposeAsync();
+        await using var restored = new JournalStateMachine(new DirectoryInfo(_directory.Combine("state")), new DirectoryInfo(_directory.Combine("bodies")),
             snapshotInterval: 1000, dedupWindow: 1000);
         await restored.RestoreAsync(CancellationToken.None);
         Assert.Equal(1, restored.LastAppliedIndex);
@@ -86,6 +92,30 @@ public sealed class JournalStateMachineSpec : IAsyncDisposable
         Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), events.Select(e => e.SequenceNr));
         Assert.All(events, e => Assert.True(e.Bytes.ToArray().All(b => b == (byte)e.SequenceNr)));
         Assert.Equal(0, restored.HighestSequenceNr("b"));
+    }
+
+    [Fact(DisplayName = "A replica's own snapshot is its index plus the body files; sent to a member behind the log it arrives in the full form, bodies inline, even after those events were deleted here")]
+    public async Task IndexedSnapshotIsSentInFullForm()
+    {
+        var machine = await StartMachineAsync("bodies");
+        var log = StartLog(machine);
+        await CommitAsync(log, Write("a", 1, 20));                    // index 1: snapshot
+        await machine.SnapshotWriting.WaitAsync(Patience);
+        var snapshot = ((ISnapshotManager)machine).Snapshot!;
+        Assert.Equal(1, snapshot.Index);
+        Assert.Null(snapshot.Length);                                  // generated as it is sent
+        Assert.True(new FileInfo(_directory.Combine("state", "1-1")).Length < 20 * 1000 / 4, "an own snapshot holds no bodies");
+        await CommitAsync(log, new DeleteEventsTo(Guid.NewGuid(), 0, "a", 20)); // the bodies are still the snapshot's
+
+        using var sent = new MemoryStream();
+        await snapshot.WriteToAsync(IAsyncBinaryWriter.Create(sent, new byte[4096]), CancellationToken.None);
+        Assert.Equal(StateImage.Full, sent.ToArray()[0]);
+        using var receiver = new JournalState(1000, new DirectoryInfo(_directory.Combine("receiver-bodies")));
+        sent.Position = 0;
+        Assert.Empty(receiver.Restore(sent));                          // a full image refers to no files of the sender
+        var events = receiver.ReadEvents("a", 1, long.MaxValue, long.MaxValue);
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), events.Select(e => e.SequenceNr));
+        Assert.All(events, e => Assert.True(e.Bytes.ToArray().All(b => b == (byte)e.SequenceNr)));
     }
 
     [Fact(DisplayName = "A snapshot a crash left unfinished is deleted at start and never restored")]
