@@ -151,7 +151,7 @@ internal sealed class EventSegments : IDisposable
             if (length < extent.Length)
                 throw new RaftJournalException($"event body file [{path}] is {(length < 0 ? "missing" : $"{length} bytes")} but the state snapshot " +
                                                $"needs {extent.Length}: the data directory is damaged; empty it and restart the node to copy the state from the leader");
-            var segment = new Segment(path, Open(path, FileMode.Open)) { Length = length, SyncedLength = extent.Length, SnapshotRefs = 1 };
+            var segment = new Segment(path, Open(path, FileMode.Open)) { Length = extent.Length, SyncedLength = extent.Length, SnapshotRefs = 1 };
             lock (_segments) _segments[extent.Id] = segment;
         }
     }
