@@ -18,7 +18,9 @@ internal readonly record struct SegmentExtent(int Id, long Length);
 /// nothing is deleted on open: the owner either <see cref="Adopt"/>s the files its newest snapshot lists or
 /// <see cref="DeleteAll"/>s them. Appends collect in a 1 MiB buffer written with one write call when full (a round of a
 /// thousand events is a few calls, not a thousand); reads see buffered bytes. Bytes are not fsynced as they are
-/// appended: the Raft log holds every event not yet in a snapshot.
+/// appended: the Raft log holds every event not yet in a snapshot. Where the file system allows, files are written
+/// unbuffered (<see cref="DirectIo"/>): whole aligned blocks from the buffer, the last partial block written padded and
+/// kept in the buffer to be written again with what follows; reads go through a buffered handle of their own.
 /// </para>
 /// Not thread-safe: the owner serializes access; <see cref="FlushToDisk"/> of referenced files may run on any thread.
 /// </summary>
@@ -29,7 +31,8 @@ internal sealed class EventSegments : IDisposable
     private readonly DirectoryInfo _directory;
     private readonly long _segmentSize;
     private readonly Dictionary<int, Segment> _segments = new();
-    private readonly byte[] _buffer;
+    private readonly Memory<byte> _buffer; // aligned for unbuffered writes
+    private readonly bool _unbuffered;
     private int _current = -1;  // segment being appended to
     private int _nextId;
     private long _length;       // bytes appended to the current segment, buffered ones included
@@ -40,11 +43,13 @@ internal sealed class EventSegments : IDisposable
     /// <see cref="Adopt"/> or <see cref="DeleteAll"/>).</param>
     /// <param name="segmentSize">Size after which appends go to a new file (64 MiB; smaller in tests).</param>
     /// <param name="bufferSize">Appends collected before one write call (1 MiB; smaller in tests).</param>
-    public EventSegments(DirectoryInfo directory, long segmentSize = 64L << 20, int bufferSize = 1 << 20)
+    /// <param name="unbuffered">Write files unbuffered where the file system allows (tests cover both ways).</param>
+    public EventSegments(DirectoryInfo directory, long segmentSize = 64L << 20, int bufferSize = 1 << 20, bool unbuffered = true)
     {
         _directory = directory;
+        _unbuffered = unbuffered;
         _segmentSize = segmentSize;
-        _buffer = GC.AllocateUninitializedArray<byte>(bufferSize);
+        _buffer = DirectIo.AlignedBuffer(bufferSize);
         directory.Create();
         _nextId = Existing().Select(f => f.Id + 1).DefaultIfEmpty(0).Max(); // never reuse the name of a file still there
     }
@@ -54,19 +59,27 @@ internal sealed class EventSegments : IDisposable
     {
         if (_current < 0 || (_length > 0 && _length + bytes.Length > _segmentSize)) Roll();
         var location = new BodyLocation(_current, _length, bytes.Length);
-        if (bytes.Length > _buffer.Length - _buffered) Flush();
-        if (bytes.Length >= _buffer.Length)
+        var segment = _segments[_current];
+        if (!segment.Direct && bytes.Length > _buffer.Length - _buffered) Flush(); // a buffered file: no body split
+        if (bytes.Length >= _buffer.Length && !segment.Direct)
         {
-            Write(_segments[_current], bytes, _length); // too big to buffer: straight to the file
+            Write(segment, bytes, _length); // too big to buffer: straight to the file
             _bufferStart = _length + bytes.Length;
         }
         else
         {
-            bytes.CopyTo(_buffer.AsSpan(_buffered));
-            _buffered += bytes.Length;
+            // an unbuffered file takes only aligned writes, so a body bigger than the buffer goes through it in parts
+            for (var rest = bytes; !rest.IsEmpty;)
+            {
+                if (_buffered == _buffer.Length) Flush();
+                var part = Math.Min(rest.Length, _buffer.Length - _buffered);
+                rest[..part].CopyTo(_buffer.Span[_buffered..]);
+                _buffered += part;
+                rest = rest[part..];
+            }
         }
         _length += bytes.Length;
-        _segments[_current].LiveEvents++;
+        segment.LiveEvents++;
         return location;
     }
 
@@ -74,12 +87,12 @@ internal sealed class EventSegments : IDisposable
     public byte[] Read(BodyLocation location)
     {
         var bytes = GC.AllocateUninitializedArray<byte>(location.Length);
-        if (location.Segment == _current && location.Offset >= _bufferStart)
-        {
-            _buffer.AsSpan((int)(location.Offset - _bufferStart), location.Length).CopyTo(bytes);
-            return bytes;
-        }
-        ReadFile(_segments[location.Segment].Handle, _segments[location.Segment].Path, location, bytes);
+        var segment = _segments[location.Segment];
+        // what lies below the buffer is in the file (a body appended in parts may start there and end in the buffer)
+        var inFile = location.Segment == _current ? (int)Math.Clamp(_bufferStart - location.Offset, 0, location.Length) : location.Length;
+        if (inFile > 0) ReadFile(segment.ReadHandle, segment.Path, location with { Length = inFile }, bytes.AsSpan(0, inFile));
+        if (inFile < location.Length)
+            _buffer.Span.Slice((int)(location.Offset + inFile - _bufferStart), location.Length - inFile).CopyTo(bytes.AsSpan(inFile));
         return bytes;
     }
 
@@ -169,6 +182,9 @@ internal sealed class EventSegments : IDisposable
     /// <summary>Segment files in use (for tests).</summary>
     public int Files => _segments.Count;
 
+    /// <summary>Whether the file being appended to is written unbuffered (for tests).</summary>
+    public bool WritingUnbuffered => _current >= 0 && _segments[_current].Direct;
+
     /// <summary>Closes the files; they stay on disk (a snapshot may refer to them).</summary>
     public void Dispose()
     {
@@ -198,7 +214,7 @@ internal sealed class EventSegments : IDisposable
 
     private void CloseAll()
     {
-        foreach (var segment in _segments.Values) segment.Handle.Dispose();
+        foreach (var segment in _segments.Values) segment.Dispose();
         lock (_segments) _segments.Clear();
         _current = -1;
         _length = _bufferStart = 0;
@@ -231,19 +247,49 @@ internal sealed class EventSegments : IDisposable
         if (previous >= 0) _segments[previous].Length = _length;
         var id = _nextId++;
         var path = PathOf(id);
-        var segment = new Segment(path, Open(path, FileMode.CreateNew));
+        var segment = CreateSegment(path, _unbuffered);
         lock (_segments) _segments[id] = segment;
         _current = id;
         _length = _bufferStart = 0;
+        _buffered = 0; // an unbuffered file's partial last block, written already
         if (previous >= 0) DropIfUnused(previous);
+    }
+
+    private static Segment CreateSegment(string path, bool unbuffered)
+    {
+        SafeFileHandle? direct;
+        try
+        {
+            direct = unbuffered ? DirectIo.TryCreate(path) : null;
+        }
+        catch (IOException e)
+        {
+            throw new RaftJournalException($"cannot create the event body file [{path}]: {e.Message}", e);
+        }
+        if (direct is null) return new Segment(path, Open(path, FileMode.CreateNew));
+        var reader = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new Segment(path, direct, reader);
     }
 
     private void Flush()
     {
         if (_buffered == 0) return;
-        Write(_segments[_current], _buffer.AsSpan(0, _buffered), _bufferStart);
-        _bufferStart += _buffered;
-        _buffered = 0;
+        var segment = _segments[_current];
+        if (!segment.Direct)
+        {
+            Write(segment, _buffer.Span[.._buffered], _bufferStart);
+            _bufferStart += _buffered;
+            _buffered = 0;
+            return;
+        }
+        var padded = (_buffered + DirectIo.Alignment - 1) / DirectIo.Alignment * DirectIo.Alignment;
+        _buffer.Span[_buffered..padded].Clear();
+        Write(segment, _buffer.Span[..padded], _bufferStart);
+        // whole blocks are done; the partial last one stays at the buffer's start, to be written again when it grows
+        var whole = _buffered / DirectIo.Alignment * DirectIo.Alignment;
+        _buffer.Span[whole.._buffered].CopyTo(_buffer.Span);
+        _bufferStart += whole;
+        _buffered -= whole;
     }
 
     private static void Write(Segment segment, ReadOnlySpan<byte> bytes, long offset)
@@ -252,7 +298,7 @@ internal sealed class EventSegments : IDisposable
         {
             RandomAccess.Write(segment.Handle, bytes, offset);
             // not fsynced here (the snapshot that refers to the file fsyncs it), but no pile of dirty pages either
-            Writeback.Start(segment.Handle, offset, bytes.Length);
+            if (!segment.Direct) Writeback.Start(segment.Handle, offset, bytes.Length);
         }
         catch (IOException e)
         {
@@ -265,17 +311,26 @@ internal sealed class EventSegments : IDisposable
         var segment = _segments[id];
         if (segment.LiveEvents > 0 || segment.SnapshotRefs > 0 || id == _current) return;
         lock (_segments) _segments.Remove(id);
-        segment.Handle.Dispose();
+        segment.Dispose();
         File.Delete(segment.Path);
     }
 
-    private sealed class Segment(string path, SafeFileHandle handle)
+    /// <summary>A file; <paramref name="reader"/> is a buffered handle of its own when it is written unbuffered.</summary>
+    private sealed class Segment(string path, SafeFileHandle handle, SafeFileHandle? reader = null) : IDisposable
     {
         public string Path { get; } = path;
         public SafeFileHandle Handle { get; } = handle;
+        public SafeFileHandle ReadHandle { get; } = reader ?? handle;
+        public bool Direct => reader is not null;
         public int LiveEvents;
         public int SnapshotRefs;             // snapshots (being written, published or not yet reclaimed) that list it
         public long Length;                  // bytes, once it is no longer appended to
         public long SyncedLength;            // bytes known to be on disk (written by FlushToDisk's thread)
+
+        public void Dispose()
+        {
+            Handle.Dispose();
+            if (Direct) ReadHandle.Dispose();
+        }
     }
 }
