@@ -11,12 +11,15 @@ using Akka.Configuration;
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
 //        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N] [--warmup-seconds S] [--warmup-trace]
-//        [--raft-peers process|inproc] [--raft-solo] [--alloc-profile] [--raft-set key=value ...]
+//        [--raft-peers process|inproc] [--peer-cpus LIST] [--dotnext-floor SECONDS] [--raft-solo] [--alloc-profile] [--raft-set key=value ...]
 //        (raft: 3 replicas on loopback, majority commit: this process's journal plus two peers, bare replicas in this
 //         process by default, or processes of their own with --raft-peers process, as on real nodes; "raft" writes on the
 //         leader, "raft-fwd" on a follower; --raft-profile prints CPU per event (peer processes included) and where the
 //         replicas' write path spends its time; --raft-solo: a one-member group, no replication; --alloc-profile samples
-//         what this process allocates, by type; --raft-set: a setting of actorbroker.persistence.raft on every replica)
+//         what this process allocates, by type; --raft-set: a setting of actorbroker.persistence.raft on every replica;
+//         --peer-cpus: peer processes under `taskset -c LIST`; with the benchmark itself under `taskset -c` another list,
+//         each node gets cores of its own, as on separate machines; --dotnext-floor: after each file row, three bare
+//         DotNext replicas with no journal on top for that long (DotNextFloor: the bound any DotNext journal meets here))
 if (args is ["--raft-peer", var peerConfig, ..] rest)
     return await RaftPeerProcess.RunAsync(peerConfig, standby: rest.Contains("--standby"));
 var options = Options.Parse(args);
@@ -64,6 +67,15 @@ try
             results.Add(await Run("postgres", writers, options.SqlEvents, options, SqlJournalHocon.Postgres(connection)));
         }
 
+        if (options.DotNextFloorSeconds is { } floorSeconds)
+        {
+            var (rate, cpu) = await DotNextFloor.RunAsync(Path.Combine(scratch, $"floor-{writers}"), floorSeconds,
+                int.Parse(Environment.GetEnvironmentVariable("FLOOR_EVENTS") ?? "800"), int.Parse(Environment.GetEnvironmentVariable("FLOOR_INFLIGHT") ?? "8"));
+            var file = results.LastOrDefault(r => r.Backend == "file" && r.Writers == writers);
+            Console.WriteLine($"dotnext floor (3 bare DotNext replicas, no-op state machine, {Environment.GetEnvironmentVariable("FLOOR_EVENTS") ?? "800"}-event rounds, {Environment.GetEnvironmentVariable("FLOOR_INFLIGHT") ?? "8"} in flight): {rate:N0} ev/s, " +
+                              $"{cpu:N1} us CPU per event" + (file is null ? "" : $"; file journal above: {file.EventsPerSecond:N0} ev/s, floor / file = {rate / file.EventsPerSecond:F2}"));
+        }
+
         if (options.Raft)
         {
             // "raft": the journal's node is the Raft leader (the node keeps the leader where the singleton and so the
@@ -72,7 +84,7 @@ try
             {
                 if (!journalLeads && (!options.RaftForwarded || options.RaftSolo)) continue;
                 await using var raft = await RaftBenchCluster.StartAsync(Path.Combine(scratch, $"{backend}-{writers}"), options.RaftSyncMode, options.RaftSettings,
-                    journalLeads, peersInProcess: options.RaftPeersInProcess, solo: options.RaftSolo);
+                    journalLeads, peersInProcess: options.RaftPeersInProcess, solo: options.RaftSolo, options.PeerCpus);
                 results.Add(await Run(backend, writers, options.RaftEvents, options, raft.Node0Config,
                     async system => await raft.PlaceLeaderAsync(await ActorBroker.Persistence.Raft.RaftReplication.Get(system).Replica, journalLeads),
                     () => raft.PeerProcessorTime));
@@ -202,7 +214,7 @@ sealed class ReplyCollector : ReceiveActor
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
     string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 100_000, bool RaftProfile = false, bool RaftForwarded = true,
-    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, double WarmupSeconds = 10, bool WarmupTrace = false, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false, string[]? RaftSettingsOrNull = null)
+    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, double WarmupSeconds = 10, bool WarmupTrace = false, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false, string[]? RaftSettingsOrNull = null, string? PeerCpus = null, double? DotNextFloorSeconds = null)
 {
     /// <summary>--raft-set key=value (repeatable): settings of actorbroker.persistence.raft for every replica.</summary>
     public string[] RaftSettings => RaftSettingsOrNull ?? [];
@@ -241,6 +253,8 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                     },
                 },
                 "--raft-solo" => o with { RaftSolo = true },
+                "--dotnext-floor" => o with { DotNextFloorSeconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture) },
+                "--peer-cpus" => o with { PeerCpus = args[++i], RaftPeersInProcess = false },
                 "--alloc-profile" => o with { AllocationProfile = true },
                 "--raft-set" => o with { RaftSettingsOrNull = [..o.RaftSettings, args[++i]] },
                 _ => throw new ArgumentException($"unknown argument [{args[i]}]; see the usage line in Program.cs"),

@@ -27,7 +27,7 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
 
     /// <param name="solo">No peers: a one-member Raft group (every write commits on the journal's own node), to tell
     /// what replication adds to the journal's own cost.</param>
-    public static async Task<RaftBenchCluster> StartAsync(string directory, string syncMode, IEnumerable<string> settings, bool journalLeads, bool peersInProcess, bool solo = false)
+    public static async Task<RaftBenchCluster> StartAsync(string directory, string syncMode, IEnumerable<string> settings, bool journalLeads, bool peersInProcess, bool solo = false, string? peerCpus = null)
     {
         var cluster = new RaftBenchCluster();
         var members = new LoopbackRaftMembers(directory, string.Join('\n', ["write-timeout = 60s", $"sync-mode = {syncMode}", .. settings]));
@@ -43,7 +43,7 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
                 Directory.CreateDirectory(directory);
                 var file = Path.Combine(directory, $"peer{i}.conf");
                 await File.WriteAllTextAsync(file, members.Section(i));
-                cluster._peerProcesses.Add(RaftPeerProcess.Start(file, standby: journalLeads));
+                cluster._peerProcesses.Add(RaftPeerProcess.Start(file, standby: journalLeads, peerCpus));
             }
             foreach (var peer in cluster._peerProcesses)
             {

@@ -37,7 +37,8 @@ internal static class RaftPeerProcess
     }
 
     /// <summary>Starts this benchmark again as a peer replica with the given settings.</summary>
-    public static ProcessHandle Start(string configFile, bool standby)
+    /// <param name="cpus">CPU list for <c>taskset -c</c> (e.g. "1"), or null: the peer runs where the scheduler puts it.</param>
+    public static ProcessHandle Start(string configFile, bool standby, string? cpus = null)
     {
         var assembly = typeof(RaftPeerProcess).Assembly.Location;
         var host = Environment.ProcessPath ?? "dotnet";
@@ -46,7 +47,8 @@ internal static class RaftPeerProcess
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") arguments.Add(assembly);
         arguments.AddRange(["--raft-peer", configFile]);
         if (standby) arguments.Add("--standby");
-        return ProcessHandle.Start(host, arguments);
+        // taskset execs the runtime in place (same PID), and every thread it starts inherits the CPU list
+        return cpus is null ? ProcessHandle.Start(host, arguments) : ProcessHandle.Start("taskset", ["-c", cpus, host, .. arguments]);
     }
 
     /// <summary>SIGTERM, then SIGKILL if the peer has not exited within 10 s (by its PID only).</summary>
