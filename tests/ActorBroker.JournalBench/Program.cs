@@ -11,7 +11,7 @@ using Akka.Configuration;
 // Usage: dotnet run -c Release --project tests/ActorBroker.JournalBench -- [--writers 1,8,64] [--file-events N]
 //        [--sql-events N] [--window N] [--pg "<connection string>" | --no-pg] [--no-sqlite] [--raw] [--file-max-batch 1MiB]
 //        [--raft-events N] [--no-raft] [--no-raft-fwd] [--raft-profile] [--raft-sync quorum_disk|quorum_mem] [--warmup N] [--warmup-seconds S] [--warmup-trace]
-//        [--raft-peers process|inproc] [--peer-cpus LIST] [--dotnext-floor SECONDS] [--raft-solo] [--alloc-profile] [--raft-set key=value ...]
+//        [--raft-peers process|inproc] [--peer-cpus LIST] [--dotnext-floor SECONDS [--floor-round EVENTS] [--floor-in-flight ROUNDS]] [--raft-solo] [--alloc-profile] [--raft-set key=value ...]
 //        (raft: 3 replicas on loopback, majority commit: this process's journal plus two peers, bare replicas in this
 //         process by default, or processes of their own with --raft-peers process, as on real nodes; "raft" writes on the
 //         leader, "raft-fwd" on a follower; --raft-profile prints CPU per event (peer processes included) and where the
@@ -70,9 +70,9 @@ try
         if (options.DotNextFloorSeconds is { } floorSeconds)
         {
             var (rate, cpu) = await DotNextFloor.RunAsync(Path.Combine(scratch, $"floor-{writers}"), floorSeconds,
-                int.Parse(Environment.GetEnvironmentVariable("FLOOR_EVENTS") ?? "800"), int.Parse(Environment.GetEnvironmentVariable("FLOOR_INFLIGHT") ?? "8"));
+                options.FloorRoundEvents, options.FloorRoundsInFlight);
             var file = results.LastOrDefault(r => r.Backend == "file" && r.Writers == writers);
-            Console.WriteLine($"dotnext floor (3 bare DotNext replicas, no-op state machine, {Environment.GetEnvironmentVariable("FLOOR_EVENTS") ?? "800"}-event rounds, {Environment.GetEnvironmentVariable("FLOOR_INFLIGHT") ?? "8"} in flight): {rate:N0} ev/s, " +
+            Console.WriteLine($"dotnext floor (3 bare DotNext replicas, no-op state machine, {options.FloorRoundEvents}-event rounds, {options.FloorRoundsInFlight} in flight): {rate:N0} ev/s, " +
                               $"{cpu:N1} us CPU per event" + (file is null ? "" : $"; file journal above: {file.EventsPerSecond:N0} ev/s, floor / file = {rate / file.EventsPerSecond:F2}"));
         }
 
@@ -214,7 +214,8 @@ sealed class ReplyCollector : ReceiveActor
 
 sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, string? PgConnectionString, bool Postgres, bool Sqlite, bool Raw = false,
     string? FileMaxBatch = null, bool Raft = true, int RaftEvents = 100_000, bool RaftProfile = false, bool RaftForwarded = true,
-    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, double WarmupSeconds = 10, bool WarmupTrace = false, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false, string[]? RaftSettingsOrNull = null, string? PeerCpus = null, double? DotNextFloorSeconds = null)
+    string RaftSyncMode = "quorum_disk", int WarmupEvents = 20_000, double WarmupSeconds = 10, bool WarmupTrace = false, bool RaftPeersInProcess = true, bool RaftSolo = false, bool AllocationProfile = false, string[]? RaftSettingsOrNull = null, string? PeerCpus = null, double? DotNextFloorSeconds = null,
+    int FloorRoundEvents = 800, int FloorRoundsInFlight = 8)
 {
     /// <summary>--raft-set key=value (repeatable): settings of actorbroker.persistence.raft for every replica.</summary>
     public string[] RaftSettings => RaftSettingsOrNull ?? [];
@@ -254,6 +255,8 @@ sealed record Options(int[] Writers, int FileEvents, int SqlEvents, int Window, 
                 },
                 "--raft-solo" => o with { RaftSolo = true },
                 "--dotnext-floor" => o with { DotNextFloorSeconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture) },
+                "--floor-round" => o with { FloorRoundEvents = int.Parse(args[++i]) },
+                "--floor-in-flight" => o with { FloorRoundsInFlight = int.Parse(args[++i]) },
                 "--peer-cpus" => o with { PeerCpus = args[++i], RaftPeersInProcess = false },
                 "--alloc-profile" => o with { AllocationProfile = true },
                 "--raft-set" => o with { RaftSettingsOrNull = [..o.RaftSettings, args[++i]] },
