@@ -54,6 +54,20 @@ public sealed class RaftJournal : AsyncWriteJournal
 
     private async Task<IImmutableList<Exception?>> WriteCoreAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
     {
+        var started = RaftProfile.Now;
+        try
+        {
+            return await WriteAllAsync(writes, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            RaftProfile.Count(ref RaftProfile.JournalWrites);
+            RaftProfile.Add(ref RaftProfile.JournalWriteTicks, started);
+        }
+    }
+
+    private async Task<IImmutableList<Exception?>> WriteAllAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
         var results = new Exception?[writes.Count];
         var operations = new List<JournalOperation>(writes.Count);
         var epoch = _fencing.Current;

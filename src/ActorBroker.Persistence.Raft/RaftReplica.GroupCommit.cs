@@ -163,7 +163,9 @@ public sealed partial class RaftReplica
             // still open (another leader's entry took the index) and the round is retried.
             foreach (var outcome in outcomes)
                 if (!outcome.IsCompleted) return false;
+            var t2 = RaftProfile.Now;
             await WaitUntilDurableAsync(index, waiting.Token).ConfigureAwait(false); // quorum_disk only
+            RaftProfile.Add(ref RaftProfile.OutcomeTicks, t2);
             var forwarded = false;
             for (var i = 0; i < batch.Count; i++)
             {

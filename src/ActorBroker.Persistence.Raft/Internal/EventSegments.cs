@@ -294,9 +294,11 @@ internal sealed class EventSegments : IDisposable
 
     private static void Write(Segment segment, ReadOnlySpan<byte> bytes, long offset)
     {
+        var started = RaftProfile.Now;
         try
         {
             RandomAccess.Write(segment.Handle, bytes, offset);
+            RaftProfile.Add(ref RaftProfile.BodyWriteTicks, started);
             // not fsynced here (the snapshot that refers to the file fsyncs it), but no pile of dirty pages either
             if (!segment.Direct) Writeback.Start(segment.Handle, offset, bytes.Length);
         }

@@ -168,7 +168,9 @@ internal sealed class JournalStateMachine : IStateMachine, IAsyncDisposable
         {
             _appliedSinceSnapshot = _logBytesSinceSnapshot = 0;
             StateImage image;
+            var captureStarted = RaftProfile.Now;
             lock (_gate) image = _state.Capture();
+            RaftProfile.Add(ref RaftProfile.CaptureTicks, captureStarted);
             var (index, term) = (entry.Index, entry.Term);
             _snapshotting = Task.Run(() => WriteSnapshotAsync(image, index, term, _lifetime.Token));
         }
