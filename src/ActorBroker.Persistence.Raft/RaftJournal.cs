@@ -37,6 +37,7 @@ public sealed class RaftJournal : AsyncWriteJournal
 
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
+        var started = RaftProfile.Now;
         var writes = messages.ToList();
         // registered synchronously, before the journal actor handles its next message (which may be a highest read)
         var write = WriteCoreAsync(writes, cancellationToken);
@@ -49,24 +50,12 @@ public sealed class RaftJournal : AsyncWriteJournal
         finally
         {
             foreach (var id in ids) _writesInFlight.TryRemove(new KeyValuePair<string, Task>(id, write));
-        }
-    }
-
-    private async Task<IImmutableList<Exception?>> WriteCoreAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
-    {
-        var started = RaftProfile.Now;
-        try
-        {
-            return await WriteAllAsync(writes, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
             RaftProfile.Count(ref RaftProfile.JournalWrites);
             RaftProfile.Add(ref RaftProfile.JournalWriteTicks, started);
         }
     }
 
-    private async Task<IImmutableList<Exception?>> WriteAllAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
+    private async Task<IImmutableList<Exception?>> WriteCoreAsync(List<AtomicWrite> writes, CancellationToken cancellationToken)
     {
         var results = new Exception?[writes.Count];
         var operations = new List<JournalOperation>(writes.Count);
