@@ -58,6 +58,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         const int targetAcquisitions = 30;
 
         var violations = 0;
+        var expiredBeforeSeen = 0;
         var observer = Task.Run(() =>
         {
             // Two passes over all nodes; a node with the same epoch in both passes held the lease continuously in between,
@@ -86,6 +87,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
             while (!stop.IsCancellationRequested)
             {
                 bool acquired;
+                var grantedUntilBefore = lease.LastValidUntil;
                 try
                 {
                     acquired = await lease.Acquire();
@@ -97,10 +99,23 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
 
                 if (acquired)
                 {
-                    lock (acquisitions)
+                    var epoch = lease.HeldEpoch;
+                    if (epoch is null)
                     {
-                        acquisitions.Add(lease.HeldEpoch ?? -1);
-                        if (acquisitions.Count >= targetAcquisitions) stop.Cancel();
+                        // The hold ended before this line ran: the acquiring write was so slow (a loaded CI disk) that
+                        // TTL - safety margin from its start had passed, or a heartbeat could not confirm it. That is the
+                        // contract at work (a holder in doubt gives up early), not a second holder, and the epoch went
+                        // with the hold. This acquire must have granted one, though.
+                        Assert.True(lease.LastValidUntil > grantedUntilBefore, "Acquire answered true without granting a hold");
+                        Interlocked.Increment(ref expiredBeforeSeen);
+                    }
+                    else
+                    {
+                        lock (acquisitions)
+                        {
+                            acquisitions.Add(epoch.Value);
+                            if (acquisitions.Count >= targetAcquisitions) stop.Cancel();
+                        }
                     }
 
                     await Task.Delay(Random.Shared.Next(5, 25));
@@ -125,7 +140,8 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         await stop.CancelAsync();
         await observer;
 
-        Output.WriteLine($"{acquisitions.Count} acquisitions, epochs {string.Join(",", acquisitions)}");
+        Output.WriteLine($"{acquisitions.Count} acquisitions, epochs {string.Join(",", acquisitions)}; " +
+                         $"{expiredBeforeSeen} more expired before their epoch could be read");
         Assert.Equal(0, violations);
         Assert.True(acquisitions.Count >= 10, $"only {acquisitions.Count} acquisitions in 20 s");
         Assert.Equal(acquisitions.Count, acquisitions.Distinct().Count());
@@ -177,7 +193,6 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
     /// <summary>Monotonic and wall clock (a store's record times) differ by up to a few milliseconds.</summary>
     private static readonly TimeSpan ClockSlack = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Stopwatch timestamp of the start of the lease's last heartbeat (or acquisition) that got through.</summary>
     /// <summary>Worst overshoot of a 10 ms timer on the thread pool until canceled: how late any timer could fire.</summary>
     private static async Task<TimeSpan> MeasureSchedulerLagAsync(CancellationToken stop)
     {
