@@ -58,7 +58,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         const int targetAcquisitions = 30;
 
         var violations = 0;
-        var expiredBeforeSeen = 0;
+        var endedBeforeSeen = 0;
         var observer = Task.Run(() =>
         {
             // Two passes over all nodes; a node with the same epoch in both passes held the lease continuously in between,
@@ -107,7 +107,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
                         // contract at work (a holder in doubt gives up early), not a second holder, and the epoch went
                         // with the hold. This acquire must have granted one, though.
                         Assert.True(lease.LastValidUntil > grantedUntilBefore, "Acquire answered true without granting a hold");
-                        Interlocked.Increment(ref expiredBeforeSeen);
+                        Interlocked.Increment(ref endedBeforeSeen);
                     }
                     else
                     {
@@ -141,7 +141,7 @@ public abstract class LeaseConformanceSpec : IAsyncLifetime
         await observer;
 
         Output.WriteLine($"{acquisitions.Count} acquisitions, epochs {string.Join(",", acquisitions)}; " +
-                         $"{expiredBeforeSeen} more expired before their epoch could be read");
+                         $"{endedBeforeSeen} more ended before their epoch could be read");
         Assert.Equal(0, violations);
         Assert.True(acquisitions.Count >= 10, $"only {acquisitions.Count} acquisitions in 20 s");
         Assert.Equal(acquisitions.Count, acquisitions.Distinct().Count());
